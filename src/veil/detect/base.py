@@ -1,0 +1,46 @@
+"""The detector protocol and the registry that maps a model name to its detector class."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from veil.detections import Detections
+from veil.errors import ModelError
+from veil.models import ModelSpec, get_model
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """One forward pass of a face model on an 8-bit RGB image at the image's own resolution."""
+
+    model: ModelSpec
+    default_threshold: float
+
+    def forward(self, rgb: np.ndarray, threshold: float) -> Detections: ...
+
+
+_DETECTORS: dict[str, Callable[..., Detector]] = {}
+
+
+def register_detector(model_name: str) -> Callable[[type], type]:
+    """Class decorator: ``@register_detector("centerface")`` makes the class buildable by name."""
+
+    def wrap(cls: type) -> type:
+        _DETECTORS[model_name] = cls
+        return cls
+
+    return wrap
+
+
+def create_detector(model_name: str, **kwargs) -> Detector:
+    import veil.detect.centerface  # noqa: F401  (registers the built-in detectors)
+
+    spec = get_model(model_name)
+    try:
+        factory = _DETECTORS[model_name]
+    except KeyError:
+        raise ModelError(f"model {model_name!r} is not a detector; detectors: {', '.join(sorted(_DETECTORS))}") from None
+    return factory(spec, **kwargs)

@@ -1,0 +1,101 @@
+"""Multi-scale, tiled inference around any single-pass detector, with merging across scales.
+
+A detector sees faces down to roughly 10 px in its input. To find 6-20 px faces in crowd photos
+without paying for a full upscaled pass on every image, veil runs:
+
+1. a *coverage* pass over the whole image at native resolution (tiled when it is large), with a low
+   proposal threshold;
+2. a *zoom* pass at ``zoom``x on only the tiles where the coverage pass saw small-face candidates
+   (accepted faces or sub-threshold peaks smaller than ``small_face`` px);
+3. a *global* pass on a downscaled copy when the image is larger than ``global_side``, for faces too
+   large for the detector's receptive field.
+
+Detections from all passes that pass ``threshold`` are merged by non-maximum suppression.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from veil.detect.base import Detector
+from veil.detect.centerface import nms
+from veil.detections import Detections
+
+MERGE_IOU = 0.4
+
+
+@dataclass(frozen=True)
+class ScalePlan:
+    zoom: float = 2.0
+    small_face: float = 32.0  # candidates smaller than this (px, original image) trigger the zoom pass
+    proposal_threshold: float = 0.02
+    zoom_tile: int = 256  # tile side in original pixels for the zoom pass
+    tile_margin: int = 24  # overlap added around each tile so faces on tile borders are whole in one tile
+    coverage_tile: int = 2048  # the coverage pass is tiled above this side
+    global_side: int = 1280  # long side of the downscaled global pass (skipped for smaller images)
+
+
+class MultiScaleDetector:
+    def __init__(self, detector: Detector, plan: ScalePlan | None = None):
+        self.detector = detector
+        self.plan = plan or ScalePlan()
+
+    @property
+    def model(self):
+        return self.detector.model
+
+    def detect(self, rgb: np.ndarray, threshold: float) -> Detections:
+        plan = self.plan
+        height, width = rgb.shape[:2]
+        low = min(plan.proposal_threshold, threshold)
+        coverage = self._tiled(rgb, low, 1.0, _grid(width, height, plan.coverage_tile, plan.tile_margin))
+        found = [coverage[coverage.scores >= threshold]]
+
+        candidates = coverage[np.maximum(coverage.widths, coverage.heights) < plan.small_face]
+        if len(candidates) and plan.zoom > 1:
+            tiles = _tiles_around(candidates, width, height, plan.zoom_tile, plan.tile_margin)
+            found.append(self._tiled(rgb, threshold, plan.zoom, tiles))
+
+        if max(width, height) > plan.global_side:
+            scale = plan.global_side / max(width, height)
+            small = cv2.resize(rgb, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+            found.append(self.detector.forward(small, threshold).scaled(1 / scale))
+
+        merged = Detections.merge(found)
+        return merged[nms(merged.boxes, merged.scores, MERGE_IOU)].clipped(width, height)
+
+    def _tiled(self, rgb: np.ndarray, threshold: float, zoom: float, tiles: list[tuple[int, int, int, int]]) -> Detections:
+        parts = []
+        for x1, y1, x2, y2 in tiles:
+            crop = rgb[y1:y2, x1:x2]
+            if zoom != 1.0:
+                crop = cv2.resize(crop, (round((x2 - x1) * zoom), round((y2 - y1) * zoom)), interpolation=cv2.INTER_LINEAR)
+            parts.append(self.detector.forward(crop, threshold).scaled(1 / zoom, dx=x1, dy=y1))
+        return Detections.merge(parts)
+
+
+def _grid(width: int, height: int, tile: int, margin: int) -> list[tuple[int, int, int, int]]:
+    """Tiles of side ``tile`` (plus ``margin`` overlap) covering the image; one tile if it fits."""
+    if max(width, height) <= tile:
+        return [(0, 0, width, height)]
+    xs = range(0, width, tile)
+    ys = range(0, height, tile)
+    return [
+        (max(0, x - margin), max(0, y - margin), min(width, x + tile + margin), min(height, y + tile + margin))
+        for y in ys
+        for x in xs
+    ]
+
+
+def _tiles_around(candidates: Detections, width: int, height: int, tile: int, margin: int) -> list[tuple[int, int, int, int]]:
+    """The grid cells that hold a candidate's centre, each grown by ``margin``."""
+    centres = (candidates.boxes[:, :2] + candidates.boxes[:, 2:]) / 2
+    cells = np.unique((centres // tile).astype(np.int64), axis=0)
+    return [
+        (max(0, cx * tile - margin), max(0, cy * tile - margin),
+         min(width, (cx + 1) * tile + margin), min(height, (cy + 1) * tile + margin))
+        for cx, cy in cells
+    ]

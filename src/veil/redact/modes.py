@@ -1,0 +1,78 @@
+"""Redaction modes: each replaces the pixels of a region with something that carries no identity.
+
+Strengths default to the values the LFW re-identification benchmark (benchmarks/lfw_attack.py) found
+to bring an off-the-shelf recognizer to chance; see docs/audit.md.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+
+class Mode(Protocol):
+    name: str
+
+    def render(self, image: np.ndarray, crop: tuple[int, int, int, int], face_width: float) -> np.ndarray:
+        """Replacement pixels for ``image[crop]`` (same shape and dtype)."""
+
+
+class Blur:
+    """Gaussian blur with sigma proportional to the face width, computed with context around the crop."""
+
+    name = "blur"
+    default_strength = 0.25  # sigma as a fraction of the face width
+    min_sigma = 2.0
+
+    def __init__(self, strength: float | None = None):
+        self.strength = self.default_strength if strength is None else strength
+
+    def render(self, image, crop, face_width):
+        sigma = max(self.min_sigma, self.strength * face_width)
+        pad = math.ceil(3 * sigma)
+        x1, y1, x2, y2 = crop
+        height, width = image.shape[:2]
+        ox1, oy1, ox2, oy2 = max(0, x1 - pad), max(0, y1 - pad), min(width, x2 + pad), min(height, y2 + pad)
+        blurred = cv2.GaussianBlur(image[oy1:oy2, ox1:ox2], (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REPLICATE)
+        return blurred[y1 - oy1 : y2 - oy1, x1 - ox1 : x2 - ox1]
+
+
+class Pixelate:
+    """Mosaic of square blocks; ``strength`` is the number of blocks across the face."""
+
+    name = "pixelate"
+    default_strength = 8.0
+    min_block = 3  # px: below this a mosaic of a tiny face barely changes it
+
+    def __init__(self, strength: float | None = None):
+        self.strength = self.default_strength if strength is None else strength
+
+    def render(self, image, crop, face_width):
+        x1, y1, x2, y2 = crop
+        block = max(self.min_block, face_width / self.strength)
+        region = image[y1:y2, x1:x2]
+        small = cv2.resize(region, (max(1, round((x2 - x1) / block)), max(1, round((y2 - y1) / block))),
+                           interpolation=cv2.INTER_AREA)
+        return cv2.resize(small, (x2 - x1, y2 - y1), interpolation=cv2.INTER_NEAREST)
+
+
+class Solid:
+    """A flat fill (black by default)."""
+
+    name = "solid"
+    default_strength = None
+
+    def __init__(self, strength: float | None = None, color: tuple[int, int, int] = (0, 0, 0)):
+        self.color = color
+
+    def render(self, image, crop, face_width):
+        x1, y1, x2, y2 = crop
+        out = np.empty((y2 - y1, x2 - x1) + image.shape[2:], image.dtype)
+        out[:] = np.asarray(self.color, dtype=image.dtype)[: image.shape[2]] if image.ndim == 3 else self.color[0]
+        return out
+
+
+MODES: dict[str, type] = {m.name: m for m in (Blur, Pixelate, Solid)}
