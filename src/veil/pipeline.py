@@ -14,7 +14,6 @@ from veil.models import ModelSpec
 from veil.redact import Redactor, Region
 
 DEFAULT_DETECTOR = "centerface"
-DEFAULT_THRESHOLD = 0.1
 
 
 class AnonymizeResult(NamedTuple):
@@ -29,11 +28,13 @@ class Anonymizer:
     def __init__(self, threshold: float | None = None, mode: str = "blur", shape: str = "ellipse",
                  mask_scale: float = 1.3, strength: float | None = None, detector: str = DEFAULT_DETECTOR,
                  plan: ScalePlan | None = None, providers: list[str] | None = None, threads: int | None = None):
-        self.threshold = DEFAULT_THRESHOLD if threshold is None else float(threshold)
-        if not 0.0 < self.threshold < 1.0:
-            raise ValueError(f"threshold must be between 0 and 1 (got {self.threshold})")
         self.redactor = Redactor(mode=mode, shape=shape, mask_scale=mask_scale, strength=strength)
-        self.detector = MultiScaleDetector(create_detector(detector, providers=providers, threads=threads), plan)
+        base = create_detector(detector, providers=providers, threads=threads)
+        threshold = base.default_threshold if threshold is None else threshold
+        if not 0.0 < threshold < 1.0:
+            raise ValueError(f"threshold must be between 0 and 1 (got {threshold})")
+        self.threshold = float(threshold)
+        self.detector = MultiScaleDetector(base, plan)
 
     @property
     def model(self) -> ModelSpec:

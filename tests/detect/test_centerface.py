@@ -62,3 +62,10 @@ def test_decode_nothing_above_threshold():
 def test_unknown_detector():
     with pytest.raises(ModelError):
         create_detector("nope")
+
+
+def test_second_detector_plugs_in_by_name():
+    retina = create_detector("retinaface")
+    assert isinstance(retina, Detector) and retina.model.license == "MIT"
+    (box,) = retina.forward(astronaut(), 0.5).boxes
+    assert iou(box, ASTRONAUT_FACE) > 0.6

@@ -25,7 +25,7 @@ def test_checksum_mismatch_refuses_to_load():
 
 def test_missing_package_names_the_install():
     missing = dataclasses.replace(get_model("centerface"), name="missing", module="veil_no_such_pkg", package="veil-no-such-pkg")
-    with pytest.raises(ModelError, match="pip install veil-no-such-pkg"):
+    with pytest.raises(ModelError, match="pip install 'veil-no-such-pkg'"):
         missing.path
 
 

@@ -37,6 +37,7 @@ def register_detector(model_name: str) -> Callable[[type], type]:
 
 def create_detector(model_name: str, **kwargs) -> Detector:
     import veil.detect.centerface  # noqa: F401  (registers the built-in detectors)
+    import veil.detect.retinaface  # noqa: F401
 
     spec = get_model(model_name)
     try:

@@ -22,7 +22,7 @@ def make_session(spec: ModelSpec, *, providers: list[str] | None = None, threads
     model can run at any size (CenterFace is fully convolutional); those dims become symbolic.
     Initializers listed as graph inputs (old exporters) are removed so onnxruntime can fold them.
     """
-    model = onnx.load(str(spec.path))
+    model = onnx.load_from_string(spec.read_bytes())
     initializers = {init.name for init in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in initializers]
     del model.graph.input[:]

