@@ -1,3 +1,3 @@
-from veil.detect.base import Detector, create_detector, register_detector
+from veil.detect.base import Detector, create_detector, detector_names, register_detector
 
-__all__ = ["Detector", "create_detector", "register_detector"]
+__all__ = ["Detector", "create_detector", "detector_names", "register_detector"]

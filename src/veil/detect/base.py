@@ -35,10 +35,19 @@ def register_detector(model_name: str) -> Callable[[type], type]:
     return wrap
 
 
-def create_detector(model_name: str, **kwargs) -> Detector:
-    import veil.detect.centerface  # noqa: F401  (registers the built-in detectors)
+def _load_builtin() -> None:
+    import veil.detect.centerface  # noqa: F401  (each module registers its detector)
     import veil.detect.retinaface  # noqa: F401
 
+
+def detector_names() -> list[str]:
+    """Models veil can redact with (the registry also holds models used only by the audit)."""
+    _load_builtin()
+    return sorted(_DETECTORS)
+
+
+def create_detector(model_name: str, **kwargs) -> Detector:
+    _load_builtin()
     spec = get_model(model_name)
     try:
         factory = _DETECTORS[model_name]

@@ -1,0 +1,140 @@
+"""The ``veil`` command: a thin layer that parses arguments, calls the library and prints."""
+
+from __future__ import annotations
+
+import argparse
+from contextlib import nullcontext
+import sys
+from pathlib import Path
+
+from veil.errors import VeilError
+
+EPILOG = """\
+examples:
+  veil crowd.jpg -o crowd-anon.jpg              one photo
+  veil photos/ -o anon/ --manifest anon.jsonl   a folder, mirrored under anon/, with a record of every region
+  veil clip.mp4 -o clip-anon.mp4                a video (sound, timing and rotation kept)
+  veil photos/ -o anon/ --mode solid            black ellipses instead of blur
+  veil audit anon/ --originals photos/ --strict check the output for residual faces and re-identification
+
+Every face found is redacted; when in doubt veil redacts more, never less. On any error the file
+gets no output (its line says why) and the exit status is 1 once the other files are done.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from veil.media.image import DEFAULT_JPEG_QUALITY, DEFAULT_MAX_PIXELS
+    from veil.detect import detector_names
+    from veil.pipeline import DEFAULT_DETECTOR
+    from veil.redact import MODES, SHAPES, Blur, Pixelate
+
+    parser = argparse.ArgumentParser(
+        prog="veil", description="Anonymize every face in photos and videos.", epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image or video files, or folders (searched recursively)")
+    parser.add_argument("-o", "--output", required=True, type=Path, metavar="OUT",
+                        help="output file (for one input file) or folder; never inside or over an input")
+    detect = parser.add_argument_group("detection")
+    detect.add_argument("--detector", choices=detector_names(), default=DEFAULT_DETECTOR,
+                        help=f"face detector model (default {DEFAULT_DETECTOR}, the most sensitive on small faces)")
+    detect.add_argument("--threshold", type=float, default=None, metavar="T",
+                        help="face score threshold, 0-1 (default: the detector's, 0.1 for centerface); "
+                             "lower finds more faces and blurs more background")
+    redact = parser.add_argument_group("redaction")
+    redact.add_argument("--mode", choices=list(MODES), default="blur",
+                        help="blur (default), pixelate or solid (black fill)")
+    redact.add_argument("--strength", type=float, default=None, metavar="S",
+                        help=f"blur: sigma as a fraction of the face width (default {Blur.default_strength}); "
+                             f"pixelate: blocks across the face (default {Pixelate.default_strength:g}). "
+                             "Weaker values (blur < 0.2, pixelate > 8) are WEAK: a recognizer can re-identify them")
+    redact.add_argument("--shape", choices=list(SHAPES), default="ellipse", help="shape of the redacted area (default ellipse)")
+    redact.add_argument("--mask-scale", type=float, default=1.3, metavar="M",
+                        help="grow each face box by this factor before redacting (default 1.3, at least 1)")
+    out = parser.add_argument_group("output")
+    out.add_argument("--manifest", type=Path, metavar="FILE", help="write a JSON Lines record of every redacted region")
+    out.add_argument("--keep-metadata", action="store_true",
+                     help="keep non-identifying metadata (camera settings); GPS, serial numbers and thumbnails are still removed")
+    out.add_argument("--keep-gps", action="store_true", help="with --keep-metadata, keep GPS position tags too")
+    out.add_argument("--jpeg-quality", type=int, default=DEFAULT_JPEG_QUALITY, metavar="Q",
+                     help=f"JPEG output quality 1-100 (default {DEFAULT_JPEG_QUALITY})")
+    out.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
+                     help=f"refuse images larger than N pixels, checked before decoding (default {DEFAULT_MAX_PIXELS})")
+    out.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "audit":
+        from veil.audit.cli import main as audit_main
+
+        return audit_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except VeilError as error:
+        print(f"veil: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("veil: interrupted; no partial output was left", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from veil.jobs import plan_jobs
+    from veil.manifest import ManifestWriter, image_record
+    from veil.photo import anonymize_photo
+    from veil.pipeline import Anonymizer
+
+    if args.keep_gps and not args.keep_metadata:
+        raise VeilError("--keep-gps needs --keep-metadata")
+    plan = plan_jobs(args.paths, args.output)
+    try:
+        anonymizer = Anonymizer(detector=args.detector, threshold=args.threshold, mode=args.mode, shape=args.shape,
+                                mask_scale=args.mask_scale, strength=args.strength)
+    except ValueError as error:
+        raise VeilError(str(error)) from None
+    failures = 0
+    manifest = ManifestWriter(args.manifest) if args.manifest else None
+    with manifest or nullcontext(), tqdm(plan.jobs, unit="file", disable=True if args.quiet else None) as bar:
+        for job in bar:
+            bar.set_postfix_str(job.source.name, refresh=False)
+            try:
+                if job.kind == "video":
+                    from veil.video import anonymize_video
+
+                    record = anonymize_video(job.source, job.destination, anonymizer, progress=not args.quiet)
+                elif job.kind == "image":
+                    record = anonymize_photo(job.source, job.destination, anonymizer,
+                                             keep_metadata=args.keep_metadata, keep_gps=args.keep_gps,
+                                             jpeg_quality=args.jpeg_quality, max_pixels=args.max_pixels)
+                else:
+                    raise VeilError("not an image or video file veil knows (by its extension)")
+            except Exception as error:  # one file's failure must not stop the others; nothing was written for it
+                failures += 1
+                reason = _reason(error).removeprefix(f"{job.source}: ")
+                tqdm.write(f"veil: {job.source}: {reason}", file=sys.stderr)
+                record = image_record(input=job.source, output=None, output_sha256=None, width=0, height=0,
+                                      model=anonymizer.model, settings=anonymizer.settings, regions=[],
+                                      error=reason)
+            if manifest:
+                manifest.write(record)
+    done = len(plan.jobs) - failures
+    if plan.skipped and not args.quiet:
+        print(f"veil: skipped {len(plan.skipped)} files that are not images or videos", file=sys.stderr)
+    if not args.quiet:
+        print(f"veil: {done} of {len(plan.jobs)} files anonymized" + (f", {failures} failed" if failures else ""),
+              file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error).splitlines()[0] if str(error) else ""
+    if isinstance(error, VeilError):
+        return text
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
