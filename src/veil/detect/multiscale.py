@@ -7,8 +7,11 @@ without paying for a full upscaled pass on every image, veil runs:
    proposal threshold;
 2. a *zoom* pass at ``zoom``x on only the tiles where the coverage pass saw small-face candidates
    (accepted faces or sub-threshold peaks smaller than ``small_face`` px);
-3. a *global* pass on a downscaled copy when the image is larger than ``global_side``, for faces too
-   large for the detector's receptive field.
+3. a *global* pass on a copy downscaled to ``global_side``, for large, blurry or partly hidden faces
+   that the detector only sees whole at a coarser scale.
+
+When most zoom tiles are needed (a crowd), the whole image is zoomed at once: the tiles' overlap
+would cost more than the few tiles skipped.
 
 Detections from all passes that pass ``threshold`` are merged by non-maximum suppression.
 """
@@ -34,8 +37,9 @@ class ScalePlan:
     proposal_threshold: float = 0.02
     zoom_tile: int = 256  # tile side in original pixels for the zoom pass
     tile_margin: int = 24  # overlap added around each tile so faces on tile borders are whole in one tile
-    coverage_tile: int = 2048  # the coverage pass is tiled above this side
-    global_side: int = 1280  # long side of the downscaled global pass (skipped for smaller images)
+    full_zoom_share: float = 0.5  # zoom the whole image when at least this share of its tiles is needed
+    coverage_tile: int = 2048  # passes are tiled above this side (in the pixels the detector sees)
+    global_side: int = 640  # long side of the downscaled global pass (skipped for smaller images)
 
 
 class MultiScaleDetector:
@@ -57,14 +61,20 @@ class MultiScaleDetector:
         candidates = coverage[np.maximum(coverage.widths, coverage.heights) < plan.small_face]
         if len(candidates) and plan.zoom > 1:
             tiles = _tiles_around(candidates, width, height, plan.zoom_tile, plan.tile_margin)
+            cells = -(-width // plan.zoom_tile) * -(-height // plan.zoom_tile)
+            if len(tiles) >= plan.full_zoom_share * cells:
+                tiles = _grid(width, height, round(plan.coverage_tile / plan.zoom), plan.tile_margin)
             found.append(self._tiled(rgb, threshold, plan.zoom, tiles))
 
         if max(width, height) > plan.global_side:
             scale = plan.global_side / max(width, height)
-            small = cv2.resize(rgb, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+            small = cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
             found.append(self.detector.forward(small, threshold).scaled(1 / scale))
 
         merged = Detections.merge(found)
+        if not (np.isfinite(merged.boxes).all() and np.isfinite(merged.scores).all()):
+            # A faulty model must fail the frame, not silently lose a face box.
+            raise RuntimeError("detector returned non-finite boxes or scores")
         return merged[nms(merged.boxes, merged.scores, MERGE_IOU)].clipped(width, height)
 
     def _tiled(self, rgb: np.ndarray, threshold: float, zoom: float, tiles: list[tuple[int, int, int, int]]) -> Detections:
@@ -72,7 +82,7 @@ class MultiScaleDetector:
         for x1, y1, x2, y2 in tiles:
             crop = rgb[y1:y2, x1:x2]
             if zoom != 1.0:
-                crop = cv2.resize(crop, (round((x2 - x1) * zoom), round((y2 - y1) * zoom)), interpolation=cv2.INTER_LINEAR)
+                crop = cv2.resize(crop, (max(1, round((x2 - x1) * zoom)), max(1, round((y2 - y1) * zoom))), interpolation=cv2.INTER_LINEAR)
             parts.append(self.detector.forward(crop, threshold).scaled(1 / zoom, dx=x1, dy=y1))
         return Detections.merge(parts)
 
