@@ -81,3 +81,11 @@ def test_help_teaches(capsys):
 def test_bad_option_value(photos, tmp_path, capsys):
     assert main([str(photos), "-o", str(tmp_path / "o"), "--mask-scale", "0.5", "-q"]) == 2
     assert "mask scale" in capsys.readouterr().err
+
+
+def test_audit_right_after_anonymizing(photos, tmp_path, capsys):
+    pytest.importorskip("dlib")
+    report = tmp_path / "audit"
+    assert main([str(photos), "-o", str(tmp_path / "out"), "--audit", "--audit-report", str(report), "-q"]) == 0
+    assert (report / "audit.json").is_file() and (report / "audit.html").is_file()
+    assert "2 passed" in capsys.readouterr().out

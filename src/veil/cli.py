@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from contextlib import nullcontext
+import signal
 import sys
+import threading
+from contextlib import nullcontext
 from pathlib import Path
 
 from veil.errors import VeilError
@@ -60,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"JPEG output quality 1-100 (default {DEFAULT_JPEG_QUALITY})")
     out.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
                      help=f"refuse images larger than N pixels, checked before decoding (default {DEFAULT_MAX_PIXELS})")
+    out.add_argument("--audit", action="store_true",
+                     help="audit the outputs right after anonymizing (residual faces, re-identification against "
+                          "the inputs); exit status 1 if anything is found")
+    out.add_argument("--audit-report", type=Path, default=Path("veil-audit"), metavar="DIR",
+                     help="where --audit writes audit.json and audit.html (default ./veil-audit; keep it out of "
+                          "the published tree: its thumbnails show any face that leaked)")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -71,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return audit_main(argv[1:])
     args = build_parser().parse_args(argv)
+    # SIGTERM would otherwise end Python at once, leaving the file being written as a temporary file.
+    handles_term = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if handles_term else None
     try:
         return _run(args)
     except VeilError as error:
@@ -79,12 +90,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("veil: interrupted; no partial output was left", file=sys.stderr)
         return 130
+    finally:
+        if handles_term:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    signal.signal(signum, signal.SIG_IGN)  # a second signal must not cut short the removal of the temporary file
+    raise KeyboardInterrupt
 
 
 def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from veil.jobs import plan_jobs
+    from veil.jobs import plan_jobs, remove_stale_temporaries
     from veil.manifest import ManifestWriter, image_record
     from veil.photo import anonymize_photo
     from veil.pipeline import Anonymizer
@@ -98,14 +117,17 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise VeilError(str(error)) from None
     failures = 0
+    records: list[dict] = []
     manifest = ManifestWriter(args.manifest) if args.manifest else None
     with manifest or nullcontext(), tqdm(plan.jobs, unit="file", disable=True if args.quiet else None) as bar:
         for job in bar:
             bar.set_postfix_str(job.source.name, refresh=False)
             try:
+                remove_stale_temporaries(job.destination)
                 if job.kind == "video":
                     from veil.video import anonymize_video
 
+                    job.destination.parent.mkdir(parents=True, exist_ok=True)
                     record = anonymize_video(job.source, job.destination, anonymizer, progress=not args.quiet)
                 elif job.kind == "image":
                     record = anonymize_photo(job.source, job.destination, anonymizer,
@@ -120,6 +142,7 @@ def _run(args: argparse.Namespace) -> int:
                 record = image_record(input=job.source, output=None, output_sha256=None, width=0, height=0,
                                       model=anonymizer.model, settings=anonymizer.settings, regions=[],
                                       error=reason)
+            records.append(record)
             if manifest:
                 manifest.write(record)
     done = len(plan.jobs) - failures
@@ -128,7 +151,22 @@ def _run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"veil: {done} of {len(plan.jobs)} files anonymized" + (f", {failures} failed" if failures else ""),
               file=sys.stderr)
+    if args.audit and not _audit(records, args.audit_report):
+        return 1
     return 1 if failures else 0
+
+
+def _audit(records: list[dict], report_dir: Path) -> bool:
+    """Audit every output against its input; True when nothing was found."""
+    from veil.audit import audit_paths, write_reports
+    from veil.audit.cli import print_summary
+
+    written = [r for r in records if r.get("output")]
+    report = audit_paths([r["output"] for r in written], originals=[r["input"] for r in written], manifest=written)
+    json_path, html_path = report_dir / "audit.json", report_dir / "audit.html"
+    write_reports(report, json_path, html_path)
+    print_summary(report, json_path, html_path)
+    return report.ok
 
 
 def _reason(error: BaseException) -> str:

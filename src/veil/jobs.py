@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -72,3 +73,13 @@ def _refuse_overlap(inputs: list[Path], output: Path, jobs: list[Job]) -> None:
     for job in jobs:
         if job.destination.resolve() in sources:
             raise OutputError(f"output {job.destination} is an input; veil never writes over its input")
+
+
+def remove_stale_temporaries(destination: Path) -> None:
+    """Remove the temporary files a killed run (SIGKILL, power loss) left for ``destination``.
+
+    Only names veil's atomic writer gives: ``.<stem>.<8 random characters>.veil-tmp<suffix>`` beside it.
+    """
+    pattern = glob.escape(f".{destination.stem}.") + "?" * 8 + glob.escape(f".veil-tmp{destination.suffix}")
+    for stale in destination.parent.glob(pattern):
+        stale.unlink(missing_ok=True)

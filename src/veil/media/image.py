@@ -96,12 +96,16 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
     except OSError as error:
         raise InvalidInputError(f"{path}: cannot read ({error.strerror or error})") from error
     with file, warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # max_pixels is the limit that counts
+        # One line per bad file: Pillow's warnings (corrupt EXIF, truncated tags) must not reach the terminal,
+        # and max_pixels is the limit that counts, not DecompressionBombWarning.
+        warnings.simplefilter("ignore")
         try:
             im = Image.open(file, formats=_FORMATS)
         except Image.DecompressionBombError as error:
             raise UnsupportedInputError(f"{path}: refused before decoding: {error}") from error
         except UnidentifiedImageError as error:
+            if kind := _signature(file):
+                raise InvalidInputError(f"{path}: corrupt or truncated {kind} image (unreadable header)") from error
             raise InvalidInputError(f"{path}: not a JPEG, PNG, WebP, TIFF, BMP or GIF image") from error
         except Exception as error:  # header parsers raise many types on corrupt input
             raise InvalidInputError(f"{path}: corrupt image header ({error})") from error
@@ -291,6 +295,19 @@ def _rawmode(im: Image.Image) -> str:
     args = im.tile[0][3] if im.tile else None
     rawmode = args[0] if isinstance(args, tuple) and args else args
     return rawmode if isinstance(rawmode, str) else ""
+
+
+_SIGNATURES = {b"\xff\xd8\xff": "JPEG", b"\x89PNG\r\n\x1a\n": "PNG", b"II*\0": "TIFF", b"MM\0*": "TIFF",
+               b"GIF87a": "GIF", b"GIF89a": "GIF", b"BM": "BMP"}
+
+
+def _signature(file: IO[bytes]) -> str | None:
+    """The format a file's first bytes announce (WebP: RIFF....WEBP), whether or not the rest is readable."""
+    file.seek(0)
+    start = file.read(12)
+    if start[:4] == b"RIFF" and start[8:12] == b"WEBP":
+        return "WebP"
+    return next((kind for magic, kind in _SIGNATURES.items() if start.startswith(magic)), None)
 
 
 def _webp_is_lossless(path: Path) -> bool:

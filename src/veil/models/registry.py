@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import importlib.resources
+import importlib.util
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -92,10 +92,15 @@ def _missing_package(spec: ModelSpec) -> ModelError:
 def _verified_path(spec: ModelSpec) -> Path:
     if spec.embedded:
         raise ModelError(f"model {spec.name!r} is embedded in {spec.module}.{spec.resource}; use read_bytes()")
+    # find_spec locates the package without importing it (face_recognition_models' __init__ needs
+    # pkg_resources, which new setuptools no longer has).
     try:
-        path = Path(str(importlib.resources.files(spec.module).joinpath(spec.resource)))
+        found = importlib.util.find_spec(spec.module)
     except ModuleNotFoundError:
-        raise _missing_package(spec) from None
+        found = None
+    if found is None or not found.submodule_search_locations:
+        raise _missing_package(spec)
+    path = Path(found.submodule_search_locations[0]) / spec.resource
     if not path.is_file():
         raise ModelError(f"model {spec.name!r}: {spec.resource} not found in package {spec.package!r}")
     actual = sha256_file(path)

