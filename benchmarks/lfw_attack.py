@@ -65,6 +65,7 @@ SETTINGS = [
     Setting("pixelate 16", "pixelate", 16),
     Setting("pixelate 12", "pixelate", 12),
     Setting("pixelate 8", "pixelate", 8),
+    Setting("pixelate 6", "pixelate", 6),
     Setting("solid", "solid"),
     Setting("deface default (emulated)", "deface"),
 ]

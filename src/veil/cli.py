@@ -45,11 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
                              "lower finds more faces and blurs more background")
     redact = parser.add_argument_group("redaction")
     redact.add_argument("--mode", choices=list(MODES), default="blur",
-                        help="blur (default), pixelate or solid (black fill)")
+                        help="blur (default), pixelate (WEAK: a recognizer still matched above chance in our LFW "
+                             "test, see docs/audit.md) or solid (black fill)")
     redact.add_argument("--strength", type=float, default=None, metavar="S",
                         help=f"blur: sigma as a fraction of the face width (default {Blur.default_strength}); "
                              f"pixelate: blocks across the face (default {Pixelate.default_strength:g}). "
-                             "Weaker values (blur < 0.2, pixelate > 8) are WEAK: a recognizer can re-identify them")
+                             "Weaker blur (< 0.15) is WEAK: a recognizer re-identifies it above chance")
     redact.add_argument("--shape", choices=list(SHAPES), default="ellipse", help="shape of the redacted area (default ellipse)")
     redact.add_argument("--mask-scale", type=float, default=1.3, metavar="M",
                         help="grow each face box by this factor before redacting (default 1.3, at least 1)")
