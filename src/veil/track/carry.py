@@ -1,0 +1,169 @@
+"""Temporal carry: a face the detector found in some frames is redacted in the frames around them too.
+
+Frames are resolved with a look-ahead: the boxes of frame ``i`` are final only once every detection
+frame up to ``i + lookahead + max_gap`` has been observed. Then, per track:
+
+- between two detections at most ``max_gap`` frames apart, the box is interpolated linearly
+  (source ``"interpolation"``);
+- up to ``lookahead`` frames *before* a track's first detection (or a re-appearance) and up to ``coast``
+  frames after its last, the box is moved with the camera (:mod:`veil.track.motion`) and with the
+  face's own motion between its nearest detections, and grown by ``growth`` of its size per frame of distance (source
+  ``"track"``), because a detector usually finds a face a few frames after it became recognisable and
+  loses it a few frames before it stops being so.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+
+import numpy as np
+
+from veil.detections import Detections
+from veil.track.associate import Associator, Track, buffered_iou
+from veil.track.motion import IDENTITY, warp_box
+
+DUPLICATE_IOU = 0.5  # a carried box this close to another box of the same frame is the same face
+
+
+@dataclass(frozen=True)
+class CarryPolicy:
+    lookahead: int = 12
+    coast: int = 12
+    max_gap: int = 12
+    growth: float = 0.03
+
+    def __post_init__(self) -> None:
+        if min(self.lookahead, self.coast, self.max_gap) < 0 or self.growth < 0:
+            raise ValueError(f"carry lengths and growth must be >= 0: {self}")
+
+
+class TemporalCarry:
+    """Feed every frame's camera motion with :meth:`moved` and detection frames with :meth:`observe`,
+    both in frame order; read final boxes with :meth:`resolve`."""
+
+    def __init__(self, policy: CarryPolicy | None = None):
+        self.policy = policy or CarryPolicy()
+        self._associator = Associator(max_gap=self.policy.max_gap)
+        self._tracks: dict[int, Track] = {}
+        self._direct: dict[int, Detections] = {}
+        self._motion: dict[int, np.ndarray] = {}  # frame -> 3x3 map from the previous frame's pixels
+        self.observed = -1  # the last detection frame fed in
+        # A frame can use detections this far ahead: a face found ``lookahead`` frames later, and the
+        # motion of that face measured over up to ``max_gap`` frames beyond it.
+        self._window = self.policy.lookahead + self.policy.max_gap
+
+    def moved(self, index: int, matrix: np.ndarray) -> None:
+        """The camera motion from frame ``index - 1`` to frame ``index``."""
+        self._motion[index] = matrix
+
+    def transform(self, source: int, target: int) -> np.ndarray:
+        """3x3 map of pixel coordinates from frame ``source`` to frame ``target`` (identity where unknown)."""
+        matrix = IDENTITY
+        for index in range(min(source, target) + 1, max(source, target) + 1):
+            matrix = self._motion.get(index, IDENTITY) @ matrix
+        return matrix if target >= source else np.linalg.inv(matrix)
+
+    def observe(self, index: int, detections: Detections, weak_below: float = 0.0) -> None:
+        """The detector's result on frame ``index`` (frames must come in increasing order).
+
+        Detections scoring under ``weak_below`` count only where they continue a known track; alone
+        they are dropped (on small, cheap passes weak responses are mostly texture).
+        """
+        if index <= self.observed:
+            raise ValueError(f"detection frames must increase: {index} after {self.observed}")
+        tracks = self._associator.update(index, detections, detections.scores < weak_below,
+                                         lambda t: warp_box(t.boxes[-1], self.transform(t.last, index)))
+        for track in tracks:
+            if track is not None:
+                self._tracks[track.id] = track
+        self._direct[index] = detections[np.array([t is not None for t in tracks], bool)]
+        self.observed = index
+
+    def settled(self, index: int) -> bool:
+        """Whether no future detection can change frame ``index`` any more (before the end of input)."""
+        return index + self._window <= self.observed
+
+    def resolve(self, index: int) -> Detections:
+        """Every box to redact in frame ``index``; call once per frame, in order, once it is settled
+        (or at the end of the input)."""
+        direct = self._direct.pop(index, Detections())
+        horizon = max(self.policy.coast, self.policy.max_gap)
+        for old in [k for k in self._motion if k < index - horizon]:
+            del self._motion[old]
+        carried: list[tuple[np.ndarray, float, str]] = []
+        for track_id, track in list(self._tracks.items()):
+            if index - track.last > horizon:  # no later detection can join it, nothing left to carry
+                del self._tracks[track_id]
+                continue
+            carried.extend(self._carry(track, index))
+        if not carried:
+            return direct
+        return Detections.merge([direct, _unduplicated(carried, direct)])
+
+    def _carry(self, track: Track, index: int) -> list[tuple[np.ndarray, float, str]]:
+        policy = self.policy
+        frames = track.frames
+        # Detections past the look-ahead window are ignored, so the result never depends on how far
+        # detection happened to run ahead of redaction.
+        end = bisect.bisect_right(frames, index + self._window)
+        k = bisect.bisect_left(frames, index)
+        if k < end and frames[k] == index:
+            return []  # detected in this very frame
+        before, after = k - 1, k  # positions of the detections around this frame, if any
+        has_before, has_after = before >= 0, after < end
+        if has_before and has_after and frames[after] - frames[before] <= policy.max_gap:
+            t = (index - frames[before]) / (frames[after] - frames[before])
+            box = (1 - t) * track.boxes[before] + t * track.boxes[after]
+            return [(box, min(track.scores[before], track.scores[after]), "interpolation")]
+        out = []
+        if has_before and index - frames[before] <= policy.coast:
+            out.append(self._extrapolate(track, before, index, end))
+        if has_after and frames[after] - index <= policy.lookahead:
+            out.append(self._extrapolate(track, after, index, end))
+        return out
+
+    def _extrapolate(self, track: Track, position: int, index: int, end: int) -> tuple[np.ndarray, float, str]:
+        """The box of the detection at ``position`` carried to frame ``index``: moved with the camera and
+        with the face's own motion (measured against the camera over the nearest detections on that
+        side), and grown for the uncertainty."""
+        source = track.frames[position]
+        distance = index - source
+        velocity = self._velocity(track, position, distance < 0, end)
+        box = warp_box(track.boxes[position], self.transform(source, index)) + velocity * distance
+        grow = self.policy.growth * abs(distance) / 2
+        size = box[2:] - box[:2]
+        box = np.concatenate([box[:2] - grow * size, box[2:] + grow * size])
+        return box.astype(np.float32), track.scores[position], "track"
+
+    def _velocity(self, track: Track, position: int, later: bool, end: int) -> np.ndarray:
+        """Per-frame box motion of the face itself (camera motion removed) at the detection at
+        ``position``, over the farthest detection within ``max_gap`` frames after it (``later``; only
+        detections before position ``end``) or before it; zero when there is none (a held box)."""
+        frames, gap = track.frames, self.policy.max_gap
+        if later:
+            other = min(bisect.bisect_right(frames, frames[position] + gap), end) - 1
+        else:
+            other = bisect.bisect_left(frames, frames[position] - gap)
+        if other == position:
+            return np.zeros(4, np.float32)
+        moved = warp_box(track.boxes[position], self.transform(frames[position], frames[other]))
+        return (track.boxes[other] - moved) / float(frames[other] - frames[position])
+
+
+def _unduplicated(carried: list[tuple[np.ndarray, float, str]], direct: Detections) -> Detections:
+    """Carried boxes less those that repeat a detection or a higher-scored carried box of the frame
+    (two tracks of one face, e.g. after a missed association)."""
+    order = sorted(range(len(carried)), key=lambda i: -carried[i][1])
+    boxes = np.stack([carried[i][0] for i in order])
+    kept: list[int] = []
+    taken = direct.boxes
+    for k, i in enumerate(order):
+        if len(taken) and buffered_iou(boxes[k : k + 1], taken, 0.0).max() >= DUPLICATE_IOU:
+            continue
+        kept.append(i)
+        taken = np.concatenate([taken, boxes[k : k + 1]])
+    if not kept:
+        return Detections()
+    return Detections(np.stack([carried[i][0] for i in kept]), [carried[i][1] for i in kept],
+                      [carried[i][2] for i in kept])

@@ -1,0 +1,104 @@
+"""veil.track: association, interpolation, forwards and backwards carry, camera motion."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from veil.detections import Detections
+from veil.track import Associator, CarryPolicy, TemporalCarry
+from veil.track.motion import IDENTITY, estimate_motion, warp_box
+
+
+def dets(*boxes, score=0.9) -> Detections:
+    return Detections(np.asarray(boxes, np.float32).reshape(-1, 4), [score] * len(boxes))
+
+
+def test_associator_links_a_moving_face_and_starts_a_new_track_far_away():
+    assoc = Associator(max_gap=4)
+    (a,) = assoc.update(0, dets([10, 10, 50, 60]))
+    b, c = assoc.update(2, dets([16, 10, 56, 60], [300, 300, 340, 350]))
+    assert b is a and c is not a
+    assert a.frames == [0, 2]
+
+
+def test_associator_never_links_boxes_of_very_different_size():
+    assoc = Associator(max_gap=4)
+    (a,) = assoc.update(0, dets([10, 10, 50, 60]))
+    (b,) = assoc.update(1, dets([10, 10, 150, 160]))
+    assert b is not a
+
+
+def test_weak_detections_only_continue_tracks():
+    carry = TemporalCarry(CarryPolicy(lookahead=2, coast=2, max_gap=2))
+    carry.observe(0, dets([10, 10, 50, 60]))
+    carry.observe(1, Detections(np.array([[12, 10, 52, 60], [400, 400, 440, 450]], np.float32), [0.15, 0.15]), weak_below=0.3)
+    for index in range(4):
+        carry.observe(index + 2, Detections())
+    carry.resolve(0)
+    frame1 = carry.resolve(1)
+    assert len(frame1) == 1 and frame1.boxes[0][0] == 12  # the weak box far from any track is dropped
+
+
+def test_interpolation_between_detections():
+    carry = TemporalCarry(CarryPolicy(lookahead=4, coast=0, max_gap=4, growth=0.0))
+    carry.observe(0, dets([0, 0, 40, 40]))
+    carry.observe(4, dets([8, 0, 48, 40]))
+    for index in range(5, 11):
+        carry.observe(index, Detections())
+    assert carry.settled(2) and not carry.settled(3)  # look-ahead 4 plus a velocity baseline of 4
+    found = [carry.resolve(i) for i in range(5)]
+    assert [f.sources.tolist() for f in found] == [["detector"]] + [["interpolation"]] * 3 + [["detector"]]
+    np.testing.assert_allclose(found[2].boxes[0], [4, 0, 44, 40])
+
+
+def test_faces_are_carried_backwards_before_their_first_detection_and_forwards_after_the_last():
+    carry = TemporalCarry(CarryPolicy(lookahead=3, coast=2, max_gap=3, growth=0.1))
+    for index in range(12):
+        carry.observe(index, dets([100, 100, 140, 150]) if index == 6 else Detections())
+    found = {i: carry.resolve(i) for i in range(12)}
+    covered = [i for i, f in found.items() if len(f)]
+    assert covered == [3, 4, 5, 6, 7, 8]
+    assert set(found[3].sources) == {"track"}
+    assert found[3].widths[0] > found[5].widths[0] > 40  # less certain further away: grown
+
+
+def test_carried_boxes_follow_the_camera():
+    carry = TemporalCarry(CarryPolicy(lookahead=4, coast=4, max_gap=4, growth=0.0))
+    pan = np.array([[1, 0, -10], [0, 1, 0], [0, 0, 1]], np.float64)  # scene moves 10 px left per frame
+    for index in range(8):
+        carry.moved(index, pan if index else IDENTITY)
+        carry.observe(index, dets([200, 100, 240, 150]) if index == 4 else Detections())
+    boxes = {i: carry.resolve(i) for i in range(8)}
+    np.testing.assert_allclose(boxes[2].boxes[0], [220, 100, 260, 150])
+    np.testing.assert_allclose(boxes[6].boxes[0], [180, 100, 220, 150])
+
+
+def test_duplicate_carried_boxes_are_merged():
+    carry = TemporalCarry(CarryPolicy(lookahead=2, coast=2, max_gap=1, growth=0.0))
+    carry.observe(0, dets([10, 10, 50, 60]))
+    carry.observe(1, Detections())
+    carry.observe(2, dets([11, 10, 51, 60], [10, 10, 50, 60]))  # two detections of one face in one frame
+    for index in range(3, 6):
+        carry.observe(index, Detections())
+    carry.resolve(0), carry.resolve(1), carry.resolve(2)
+    assert len(carry.resolve(3)) == 1
+
+
+def test_frames_must_come_in_order():
+    carry = TemporalCarry()
+    carry.observe(3, Detections())
+    with pytest.raises(ValueError, match="increase"):
+        carry.observe(3, Detections())
+
+
+def test_estimate_motion_recovers_a_pan_and_zoom():
+    rng = np.random.default_rng(0)
+    texture = cv2.resize(rng.integers(0, 255, (60, 80), dtype=np.uint8), (640, 480), interpolation=cv2.INTER_CUBIC)
+    truth = np.array([[1.05, 0, -12], [0, 1.05, 7]], np.float64)
+    moved = cv2.warpAffine(texture, truth, (640, 480))
+    found = estimate_motion(texture[::2, ::2].copy(), moved[::2, ::2].copy(), scale=0.5)
+    np.testing.assert_allclose(found[:2], truth, atol=0.6)
+    np.testing.assert_allclose(warp_box(np.array([100, 100, 140, 160]), found), [93, 112, 135, 175], atol=1.5)
+    assert (estimate_motion(np.zeros((50, 50), np.uint8), np.zeros((50, 50), np.uint8)) == IDENTITY).all()
