@@ -10,8 +10,9 @@ from pathlib import Path
 
 from veil.errors import OutputError
 from veil.media.image import IMAGE_EXTENSIONS
+from veil.media.video import CONTAINERS
 
-VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"})
+VIDEO_EXTENSIONS = frozenset(CONTAINERS)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,8 @@ from tqdm import tqdm
 
 from veil.detections import Detections
 from veil.errors import OutputError
-from veil.media.video import SourceFrame, VideoSink, VideoSource, atomic_output
+from veil.media.atomic import atomic_output
+from veil.media.video import SourceFrame, VideoSink, VideoSource
 from veil.models import sha256_file
 from veil.pipeline import Anonymizer
 from veil.redact import Redactor, Region

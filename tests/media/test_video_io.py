@@ -10,7 +10,8 @@ import pytest
 from video_clips import moving_head, video_summary, write_clip
 
 from veil.errors import InvalidInputError, OutputError
-from veil.media.video import VideoSink, VideoSource, atomic_output
+from veil.media.atomic import atomic_output
+from veil.media.video import VideoSink, VideoSource
 
 IDENTIFYING = {"location": "+48.8577+002.2950/", "make": "Apple", "model": "iPhone 15", "creation_time": "2024-05-01T10:00:00Z",
                "com.apple.quicktime.location.ISO6709": "+48.8577+002.2950/", "title": "Alice at home"}

@@ -12,9 +12,7 @@ input bitstream (the picture is re-encoded from decoded pixels).
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -237,29 +235,6 @@ class VideoSink:
             self.container.mux(packets)
         except av.FFmpegError as exc:
             raise OutputError(f"{self.label}: writing failed ({_reason(exc)})") from None
-
-
-@contextmanager
-def atomic_output(destination: Path) -> Iterator[Path]:
-    """A temporary path beside ``destination`` (hidden, same extension), renamed onto it on success.
-
-    On any exception, ``KeyboardInterrupt`` included, the temporary file is removed and nothing
-    appears at the destination.
-    """
-    destination = Path(destination)
-    directory = destination.parent
-    if not directory.is_dir():
-        raise OutputError(f"{directory}: output folder does not exist")
-    handle, name = tempfile.mkstemp(prefix=f".{destination.stem}.", suffix=f".veil-tmp{destination.suffix}", dir=directory)
-    os.close(handle)  # private (0600) while it is written
-    temporary = Path(name)
-    try:
-        yield temporary
-        os.chmod(temporary, 0o666 & ~_umask())  # finished: the mode any new file would get
-        os.replace(temporary, destination)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def _declared_seconds(stream: av.video.stream.VideoStream) -> float | None:
