@@ -44,9 +44,13 @@ class Anonymizer:
     def settings(self) -> dict:
         return {"detector": self.model.name, "threshold": self.threshold, **self.redactor.settings}
 
-    def detect(self, rgb: np.ndarray, threshold: float | None = None) -> Detections:
-        """Faces in an RGB frame (8- or 16-bit), at every scale the plan covers."""
-        return self.detector.detect(to_rgb8(rgb), self.threshold if threshold is None else threshold)
+    def detect(self, rgb: np.ndarray, threshold: float | None = None, *, multiscale: bool = True) -> Detections:
+        """Faces in an RGB frame (8- or 16-bit): at every scale the plan covers, or with ``multiscale=False``
+        one pass at the frame's own resolution (what video uses between its full passes)."""
+        threshold = self.threshold if threshold is None else threshold
+        if not multiscale:
+            return self.detector.detector.forward(to_rgb8(rgb), threshold)
+        return self.detector.detect(to_rgb8(rgb), threshold)
 
     def anonymize(self, rgb: np.ndarray) -> AnonymizeResult:
         detections = self.detect(rgb)

@@ -204,7 +204,7 @@ class _Job:
         rgb = frame.to_ndarray(width=small_w, height=small_h, format="rgb24", interpolation="AREA")
         turns = round(frame.rotation / 90) % 4  # upright for the detector, as a player would show it
         upright = np.ascontiguousarray(np.rot90(rgb, turns))
-        found = self.anonymizer.detector.detector.forward(upright, self.anonymizer.threshold)
+        found = self.anonymizer.detect(upright, multiscale=False)
         return unrotate(found, turns, small_w, small_h).scaled(width / small_w, height / small_h).clipped(width, height)
 
     # -- calling thread
