@@ -271,10 +271,15 @@ def main(argv: list[str] | None = None) -> int:
                 res[name]["ap"] = wider_aps(images, tally)
         report["sets"][key] = res
     report["run_seconds"] = time.perf_counter() - started
-    print(markdown(report))
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
+    publish(report, markdown(report), args.json)
     return 0
+
+
+def publish(report: dict, text: str, json_path: Path | None) -> None:
+    """Print the markdown report and, when asked, write the full figures as JSON."""
+    print(text)
+    if json_path:
+        json_path.write_text(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

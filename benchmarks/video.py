@@ -40,7 +40,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import metrics  # noqa: E402
-from benchmarks.photos import machine  # noqa: E402
+from benchmarks.photos import machine, publish  # noqa: E402
 from benchmarks.video_clips import make_clips, pick_shots  # noqa: E402
 
 REAL_CLIP = "video_clips/facenet_pytorch_examples_video.mp4"
@@ -236,9 +236,7 @@ def main(argv: list[str] | None = None) -> int:
                                           "fps": report["throughput"]["1080p clip"]["deface 1.5.0"]["fps"]}
     report["photo_leak"] = photo_leak(args.data)
     report["run_seconds"] = time.perf_counter() - started
-    print(markdown(report))
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
+    publish(report, markdown(report), args.json)
     return 0
 
 

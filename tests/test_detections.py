@@ -35,3 +35,10 @@ def test_merge_and_index():
     m = Detections.merge([a, Detections(), b])
     assert len(m) == 2 and m.sources.tolist() == ["detector", "track"]
     assert m[m.scores > 0.15].sources.tolist() == ["track"]
+
+
+def test_non_finite_boxes_are_refused_not_dropped():
+    with pytest.raises(ValueError, match="non-finite"):
+        Detections([[0, 0, float("nan"), 10]], [0.9])
+    with pytest.raises(ValueError, match="non-finite"):
+        Detections([[0, 0, 10, 10]], [float("inf")])

@@ -29,6 +29,9 @@ class Detections:
             sources = np.full(len(boxes), "detector", dtype="<U13")
         if not (len(boxes) == len(scores) == len(sources)):
             raise ValueError(f"boxes, scores and sources differ in length: {len(boxes)}, {len(scores)}, {len(sources)}")
+        if not (np.isfinite(boxes).all() and np.isfinite(scores).all()):
+            # A faulty model must fail its frame (and so the file), never have a face box quietly dropped.
+            raise ValueError("non-finite box or score")
         object.__setattr__(self, "boxes", boxes)
         object.__setattr__(self, "scores", scores)
         object.__setattr__(self, "sources", sources)
