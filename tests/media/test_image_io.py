@@ -9,6 +9,7 @@ import zlib
 import cv2
 import numpy as np
 import pytest
+import simplejpeg
 import tifffile
 from PIL import ExifTags, Image, ImageOps
 from skimage import data
@@ -287,6 +288,7 @@ BAD = {
     "empty.jpg": (lambda: b"", InvalidInputError, "empty"),
     "text.jpg": (lambda: b"hello, not an image\n" * 10, InvalidInputError, "not a"),
     "truncated.jpg": (lambda: _jpeg_bytes()[:2000], InvalidInputError, "truncated"),
+    "early-eoi.jpg": (lambda: _cut_and_closed(_jpeg_bytes()), InvalidInputError, "corrupt or truncated image"),
     "truncated.png": (lambda: _png_bytes(_pil("RGB"))[:3000], InvalidInputError, "truncated"),
     "truncated16.png": (lambda: _png_la16()[:1500], InvalidInputError, "truncated"),
     "bad-crc.png": (lambda: _corrupt(_png_bytes(_pil("RGB"))), InvalidInputError, "corrupt"),
@@ -304,6 +306,11 @@ def _jpeg_bytes() -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(data.astronaut()).save(buffer, "JPEG")
     return buffer.getvalue()
+
+
+def _cut_and_closed(jpeg: bytes, keep: float = 0.6) -> bytes:
+    """A JPEG cut short and closed with an end-of-image marker: libjpeg fills the rest with grey, silently."""
+    return jpeg[: int(len(jpeg) * keep)] + b"\xff\xd9"
 
 
 def _tiff_bytes(image: Image.Image) -> bytes:
@@ -326,6 +333,77 @@ def test_bad_inputs_are_refused_with_the_file_name(tmp_path, name):
         load_image(src)
     message = str(caught.value)
     assert name in message and "\n" not in message
+
+
+def _jpeg(image: Image.Image, fmt: str = "JPEG", **params) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **params)
+    return buffer.getvalue()
+
+
+def _rotated_exif() -> bytes:
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6
+    return exif.tobytes()
+
+
+ASTRONAUT = Image.fromarray(data.astronaut())
+# Valid JPEGs of each kind the strict libjpeg-turbo check must let through.
+JPEG_KINDS = {
+    "baseline-420": lambda: _jpeg(ASTRONAUT, quality=92),
+    "444": lambda: _jpeg(ASTRONAUT, subsampling=0),
+    "422": lambda: _jpeg(ASTRONAUT, subsampling=1),
+    "optimized": lambda: _jpeg(ASTRONAUT, optimize=True),
+    "progressive": lambda: _jpeg(ASTRONAUT, progressive=True),
+    "restart-markers": lambda: _jpeg(ASTRONAUT, restart_marker_blocks=3),
+    "restart-markers-opencv": lambda: cv2.imencode(".jpg", data.astronaut()[..., ::-1],
+                                                   [cv2.IMWRITE_JPEG_RST_INTERVAL, 5])[1].tobytes(),
+    "grey": lambda: _jpeg(ASTRONAUT.convert("L")),
+    "grey-progressive": lambda: _jpeg(ASTRONAUT.convert("L"), progressive=True),
+    "cmyk": lambda: _jpeg(ASTRONAUT.convert("CMYK")),
+    # TurboJPEG writes CMYK pixels as a YCCK JPEG
+    "ycck": lambda: simplejpeg.encode_jpeg(np.asarray(ASTRONAUT.convert("CMYK")), colorspace="CMYK"),
+    "exif-rotated": lambda: _jpeg(ASTRONAUT, exif=_rotated_exif()),
+    "mpo": lambda: _jpeg(ASTRONAUT, "MPO", save_all=True, append_images=[ASTRONAUT.resize((64, 64))]),
+    "data-after-the-end": lambda: _jpeg(ASTRONAUT) + b"trailer some cameras append" * 10,
+    "one-pixel": lambda: _jpeg(Image.new("RGB", (1, 1), (9, 9, 9))),
+    "one-row": lambda: _jpeg(Image.new("RGB", (4000, 1), (9, 9, 9))),
+}
+
+
+@pytest.mark.parametrize("kind", list(JPEG_KINDS))
+def test_valid_jpegs_of_every_kind_pass_the_strict_check(tmp_path, kind):
+    src = tmp_path / "a.jpg"
+    src.write_bytes(JPEG_KINDS[kind]())
+    loaded = load_image(src)
+    assert loaded.format == "JPEG"
+
+
+@pytest.mark.parametrize("kind", ["baseline-420", "444", "progressive", "restart-markers", "grey", "cmyk", "ycck",
+                                  "mpo"])
+def test_jpeg_cut_and_closed_with_an_end_marker_is_refused(tmp_path, kind):
+    """libjpeg conceals the missing part (grey) with only a warning, which Pillow ignores: veil must refuse it."""
+    jpeg = _cut_and_closed(JPEG_KINDS[kind]())
+    with Image.open(io.BytesIO(jpeg)) as im:
+        im.load()  # Pillow alone: no error at all
+    src = tmp_path / "early-eoi.jpg"
+    src.write_bytes(jpeg)
+    with pytest.raises(InvalidInputError, match="corrupt or truncated image .*premature end of data segment") as caught:
+        load_image(src)
+    message = str(caught.value)
+    assert message.startswith(f"{src}: ") and "\n" not in message
+
+
+def test_jpeg_layout_turbojpeg_cannot_decode_is_loaded_unchecked(tmp_path, monkeypatch):
+    """Unusual sampling factors (Cb and Cr sampled differently, 3x1...) Pillow decodes but TurboJPEG's API cannot."""
+
+    def cannot(data, **kwargs):
+        raise ValueError("tjDecompressHeader3(): Could not determine subsampling level of JPEG image")
+
+    monkeypatch.setattr(image_io.simplejpeg, "decode_jpeg", cannot)
+    src = tmp_path / "a.jpg"
+    src.write_bytes(JPEG_KINDS["baseline-420"]())
+    assert load_image(src).format == "JPEG"
 
 
 def test_missing_file_and_folder_are_invalid_inputs(tmp_path):

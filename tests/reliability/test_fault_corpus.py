@@ -11,12 +11,10 @@ from pathlib import Path
 import pytest
 from reliability_support import VEIL, CorpusRun, corpus_tool, decode_all, hidden, leftovers
 
-# Known gaps: each is fail-closed for privacy (test_no_output_shows_a_face passes for it) but not yet the
-# specified outcome. They xfail (not strictly) so that a fix shows up as XPASS.
-GAPS = {
-    "early-eoi.jpg": "libjpeg conceals a JPEG cut and closed with an end marker (grey fill) and Pillow reports "
-                     "nothing: anonymized as decoded instead of refused",
-}
+# Known gaps: each must be fail-closed for privacy (test_no_output_shows_a_face passes for it) but is not yet
+# the specified outcome. They xfail (not strictly) so that a fix shows up as XPASS. None at present: the last
+# one, early-eoi.jpg (a JPEG cut and closed with an end marker, which libjpeg conceals), is now refused.
+GAPS: dict[str, str] = {}
 CASES = corpus_tool.cases()
 
 

@@ -4,6 +4,9 @@ Policies (see also :mod:`veil.media.metadata`):
 
 - Formats: JPEG (MPO too: its secondary previews/depth maps are dropped like thumbnails), PNG, WebP, TIFF,
   BMP and single-frame GIF. Animated and multi-page files are refused, never cut to their first frame.
+- Corrupt or truncated files are refused, JPEGs too whose damage libjpeg conceals (a file cut and closed
+  with an end marker decodes with grey in place of the missing part, and Pillow says nothing): a strict
+  libjpeg-turbo pass over the data (simplejpeg) refuses every JPEG it has a warning for.
 - The format is detected from the content and the output keeps it, whatever the destination's name: a PNG
   named ``.jpg`` is read and written as PNG, under the name given.
 - Pixels come upright (EXIF orientation applied) as HxWx3 RGB, uint16 for 16-bit inputs; alpha is kept
@@ -30,6 +33,7 @@ from typing import IO, Any
 
 import cv2
 import numpy as np
+import simplejpeg
 from PIL import ExifTags, Image, JpegImagePlugin, UnidentifiedImageError
 
 from veil.errors import InvalidInputError, OutputError, UnsupportedInputError, VeilError
@@ -114,7 +118,10 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
             if width * height > max_pixels:
                 raise UnsupportedInputError(f"{path}: {width}x{height} image exceeds the limit of {max_pixels} pixels")
             try:
-                return _load(im, path)
+                loaded = _load(im, path)
+                if im.format in ("JPEG", "MPO"):
+                    _check_jpeg_data(file, path)
+                return loaded
             except VeilError:
                 raise
             except Exception as error:  # decoders raise many types on corrupt input; all mean the file is unusable
@@ -275,6 +282,32 @@ def _decode_colour16(im: Image.Image, path: Path, transform: Callable[[np.ndarra
             return (("RGB;16" if alpha is None else "RGBA;16"), np.ascontiguousarray(c_rgb),
                     None if alpha is None else np.ascontiguousarray(c_alpha))
     raise InvalidInputError(f"{path}: corrupt 16-bit image (its samples do not match its 8-bit decode)")
+
+
+def _check_jpeg_data(file: IO[bytes], path: Path) -> None:
+    """Refuse a JPEG whose data libjpeg-turbo had to conceal, which Pillow decodes without a word.
+
+    libjpeg reports damage it can work around (a scan cut short, e.g. a file cut and closed with an end
+    marker, whose missing part it fills with grey; bad Huffman codes; missing restart markers; stray
+    bytes before a marker) as warnings, and Pillow ignores them. TurboJPEG's strict mode, through simplejpeg,
+    makes any warning an error. The check decodes at 1/8 scale in grey: the entropy data, where the
+    damage is found, is read in full, but little is spent on the inverse DCT and colour conversion.
+    Only the primary image of an MPO file is read, the one veil keeps.
+
+    A layout TurboJPEG's API cannot decode at all, strict or not (Cb and Cr sampled differently, 3x1 and
+    other unusual sampling factors) but Pillow could, is not checked.
+    """
+    file.seek(0)
+    data = file.read()
+    scaled = {"colorspace": "GRAY", "min_height": 1, "min_width": 1}  # the smallest scale, 1/8
+    try:
+        simplejpeg.decode_jpeg(data, strict=True, **scaled)
+    except ValueError as error:
+        try:
+            simplejpeg.decode_jpeg(data, strict=False, **scaled)
+        except ValueError:
+            return  # TurboJPEG cannot decode this layout at all: no check possible (Pillow decoded it)
+        raise InvalidInputError(f"{path}: corrupt or truncated image ({error})") from error
 
 
 def _upright_by_pillow(im: Image.Image) -> bool:
