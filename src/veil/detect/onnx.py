@@ -14,9 +14,8 @@ def default_threads() -> int:
     return int(os.environ.get("VEIL_THREADS", 0)) or (os.cpu_count() or 1)
 
 
-def make_session(spec: ModelSpec, *, providers: list[str] | None = None, threads: int | None = None,
-                 dynamic_input: str | None = None) -> ort.InferenceSession:
-    """Build an inference session from the verified model file.
+def prepared_model(spec: ModelSpec, *, dynamic_input: str | None = None) -> onnx.ModelProto:
+    """The verified model file, ready for onnxruntime.
 
     ``dynamic_input`` names an input whose batch and spatial sizes are fixed in the file but which the
     model can run at any size (CenterFace is fully convolutional); those dims become symbolic.
@@ -33,6 +32,13 @@ def make_session(spec: ModelSpec, *, providers: list[str] | None = None, threads
                 _make_dims_symbolic(value, value.name)
         for value in model.graph.output:
             _make_dims_symbolic(value, value.name)
+    return model
+
+
+def make_session(spec: ModelSpec, *, providers: list[str] | None = None, threads: int | None = None,
+                 dynamic_input: str | None = None) -> ort.InferenceSession:
+    """An inference session on the verified model file (see :func:`prepared_model`)."""
+    model = prepared_model(spec, dynamic_input=dynamic_input)
     options = ort.SessionOptions()
     options.log_severity_level = 3
     options.intra_op_num_threads = threads or default_threads()

