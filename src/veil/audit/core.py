@@ -148,13 +148,13 @@ class _Auditor:
     def _audit_frame(self, frame: Frame, before: Frame | None, record: ManifestRecord | None, report: FileReport) -> None:
         out = frame.rgb
         regions = record.regions_at(frame.index) if record is not None else Redacted()
-        seen = self.scanner.detect(out)
+        seen = self.scanner.see(out)
         covered = self._covered(seen.boxes, regions, out, before if record is None else None)
-        for residual in self.scanner.residuals(out, seen, covered):
+        for residual in self.scanner.residuals(out, seen, covered, regions):
             finding = ResidualFinding(
                 id=f"r{len(report.residuals) + 1}-f{frame.index}", frame=frame.index, time=frame.time,
                 box=_rounded(residual.box), score=round(residual.score, 4), coverage=round(residual.coverage, 3),
-                confirmation=round(residual.confirmation, 4),
+                confirmation=round(residual.confirmation, 4), rotation=residual.rotation,
             )
             report.residuals.append(finding)
             self._thumbnail(report, finding.id, out, np.asarray(residual.box))

@@ -72,8 +72,9 @@ def _file_section(f: FileReport) -> str:
     if f.residuals:
         out.append("<h3>Faces visible outside redacted regions</h3>")
         out.append(_rows(
-            ["", "frame", "time (s)", "box", "score", "confirmation", "covered"],
-            [[_img(f, r.id), r.frame, r.time, r.box, r.score, r.confirmation, r.coverage] for r in f.residuals],
+            ["", "frame", "time (s)", "box", "score", "confirmation", "covered", "turned (deg)"],
+            [[_img(f, r.id), r.frame, r.time, r.box, r.score, r.confirmation, r.coverage, r.rotation]
+             for r in f.residuals],
             raw_columns={0},
         ))
     if f.attacks:

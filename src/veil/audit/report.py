@@ -21,7 +21,8 @@ class ResidualFinding:
     box: list[float]
     score: float
     coverage: float  # share of the face's eyes-to-mouth area inside the redacted areas
-    confirmation: float  # detector score when re-detected at ~112 px face height
+    confirmation: float  # detector score when re-detected at ~112 px face height, redacted areas hidden
+    rotation: int = 0  # degrees counter-clockwise the frame was turned for the detector to see the face
 
 
 @dataclass
