@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import glob
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from veil.errors import OutputError
+from veil.media.atomic import temporary_pattern
 from veil.media.image import IMAGE_EXTENSIONS
 from veil.media.video import CONTAINERS
 
@@ -81,6 +81,5 @@ def remove_stale_temporaries(destination: Path) -> None:
 
     Only names veil's atomic writer gives: ``.<stem>.<8 random characters>.veil-tmp<suffix>`` beside it.
     """
-    pattern = glob.escape(f".{destination.stem}.") + "?" * 8 + glob.escape(f".veil-tmp{destination.suffix}")
-    for stale in destination.parent.glob(pattern):
+    for stale in destination.parent.glob(temporary_pattern(destination)):
         stale.unlink(missing_ok=True)

@@ -31,12 +31,13 @@ def test_temporary_files_are_private_redacted_outputs_beside_their_destination(t
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "system-tmp"))  # anything left there would show
     (tmp_path / "system-tmp").mkdir()
     created, renamed = [], []
-    real_mkstemp, real_replace = tempfile.mkstemp, os.replace
+    real_open, real_replace = os.open, os.replace
 
-    def mkstemp(*args, **kwargs):
-        handle, name = real_mkstemp(*args, **kwargs)
-        created.append((Path(name), stat.S_IMODE(os.fstat(handle).st_mode)))
-        return handle, name
+    def spy_open(path, flags, *args, **kwargs):  # every file made through os.open, tempfile's included
+        handle = real_open(path, flags, *args, **kwargs)
+        if flags & os.O_CREAT:
+            created.append((Path(path), stat.S_IMODE(os.fstat(handle).st_mode)))
+        return handle
 
     def replace(src, dst):
         frames = decode_all(Path(src), kinds[Path(dst).name])
@@ -44,7 +45,7 @@ def test_temporary_files_are_private_redacted_outputs_beside_their_destination(t
         renamed.append((Path(src), Path(dst), all(hidden(f, b) for f, fs in zip(frames, faces) for b in fs)))
         real_replace(src, dst)
 
-    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(os, "open", spy_open)
     monkeypatch.setattr(os, "replace", replace)
     out = tmp_path / "out"
     assert main([str(source), "-o", str(out), "--mode", "solid", "-q"]) == 1  # broken.png fails

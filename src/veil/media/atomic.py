@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import glob
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,11 @@ def _umask() -> int:
 _FILE_MODE = 0o666 & ~_umask()
 
 
+def temporary_pattern(destination: Path) -> str:
+    """Glob pattern of the temporary names :func:`atomic_output` gives for ``destination``."""
+    return glob.escape(f".{destination.stem}.") + "?" * 8 + glob.escape(f".veil-tmp{destination.suffix}")
+
+
 @contextmanager
 def atomic_output(destination: Path) -> Iterator[Path]:
     """A temporary path beside ``destination`` (hidden, same extension), renamed onto it on success.
@@ -32,18 +38,22 @@ def atomic_output(destination: Path) -> Iterator[Path]:
     directory = destination.parent
     if not directory.is_dir():
         raise OutputError(f"{directory}: output folder does not exist")
+    # The name is chosen before the file is made (tempfile.mkstemp only hands it over once the file
+    # exists), so an interrupt arriving while it is being created still finds it to remove.
+    temporary: Path | None = directory / f".{destination.stem}.{secrets.token_hex(4)}.veil-tmp{destination.suffix}"
     try:
-        handle, name = tempfile.mkstemp(prefix=f".{destination.stem}.", suffix=f".veil-tmp{destination.suffix}", dir=directory)
-    except OSError as error:
-        raise OutputError(f"{destination}: cannot write ({error.strerror or error})") from error
-    os.close(handle)
-    temporary = Path(name)
-    try:
+        try:
+            os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except OSError as error:
+            if isinstance(error, FileExistsError):
+                temporary = None  # someone else's file (32 random bits: all but impossible)
+            raise OutputError(f"{destination}: cannot write ({error.strerror or error})") from error
         yield temporary
         with open(temporary, "rb") as written:
             os.fsync(written.fileno())
         os.chmod(temporary, _FILE_MODE)
         os.replace(temporary, destination)
     except BaseException:
-        temporary.unlink(missing_ok=True)
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
         raise
