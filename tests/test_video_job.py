@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+
+import av
 import cv2
 import numpy as np
 import pytest
@@ -11,7 +14,7 @@ from video_clips import decode, moving_head, video_summary, write_clip
 from veil.detections import Detections
 from veil.errors import OutputError
 from veil.pipeline import Anonymizer
-from veil.video import Schedule, anonymize_video, unrotate
+from veil.video import Schedule, anonymize_video, job_detector, redact_frame, restore_cut_faces, unrotate
 
 FRAMES = 24
 SPARSE = Schedule(fine_every=8, fast_side=0)  # detection on frames 0, 8, 16 only: the rest is carried
@@ -84,19 +87,20 @@ def test_unrotate_maps_boxes_back_to_stored_pixels():
 
 
 @pytest.mark.parametrize("error", [RuntimeError("model crashed"), KeyboardInterrupt()])
-def test_a_failure_on_any_frame_leaves_no_output(clip, tmp_path, error):
+def test_a_failure_on_any_frame_leaves_no_output(clip, tmp_path, error, monkeypatch):
     src, _ = clip
     anonymizer = Anonymizer()
     calls = []
-    forward = anonymizer.detector.detector.forward
+    detector_class = type(anonymizer.detector.detector)  # the job may run its own session of the model
+    forward = detector_class.forward
 
-    def failing(rgb, threshold):
+    def failing(self, rgb, threshold):
         calls.append(1)
         if len(calls) == 5:
             raise error
-        return forward(rgb, threshold)
+        return forward(self, rgb, threshold)
 
-    anonymizer.detector.detector.forward = failing
+    monkeypatch.setattr(detector_class, "forward", failing)
     out = tmp_path / "out.mp4"
     with pytest.raises(type(error)):
         anonymize_video(src, out, anonymizer, progress=False, preset="ultrafast")
@@ -114,3 +118,70 @@ def test_manifest_does_not_depend_on_thread_timing(clip, tmp_path, anonymizer):
     runs = [anonymize_video(src, tmp_path / f"out{i}.mp4", anonymizer, progress=False, preset="ultrafast")["frames"]
             for i in range(2)]
     assert runs[0] == runs[1]
+
+
+def test_blur_in_yuv_planes_matches_the_rgb_path(anonymizer):
+    """Blur on 4:2:0 is applied to the Y, U, V planes directly: the same regions as through RGB, face
+    detail gone, and every sample outside the masks untouched."""
+    frames, boxes = moving_head(1, 320, 240)
+    original = av.VideoFrame.from_ndarray(frames[0], format="rgb24").reformat(format="yuv420p")
+    face = Detections(np.asarray([boxes[0]], np.float32), [0.9])
+    planes_before = [np.frombuffer(p, np.uint8).copy() for p in original.planes]
+    rgb_before = original.to_ndarray(format="rgb24")
+    yuv_frame, yuv_regions = redact_frame(anonymizer.redactor, original, face)
+    via_rgb = av.VideoFrame.from_ndarray(frames[0], format="rgb24").reformat(format="yuv422p")  # goes through RGB
+    _, rgb_regions = redact_frame(anonymizer.redactor, via_rgb, face)
+    assert [r.box for r in yuv_regions] == [r.box for r in rgb_regions]
+    after = yuv_frame.to_ndarray(format="rgb24")
+    assert face_detail_ratio(rgb_before, after, boxes[0]) < 0.3
+    x1, y1, x2, y2 = yuv_regions[0].box
+    luma_before = planes_before[0].reshape(240, -1)[:, :320]
+    luma_after = np.frombuffer(yuv_frame.planes[0], np.uint8).reshape(240, -1)[:, :320]
+    outside = np.ones((240, 320), bool)
+    outside[y1:y2, x1:x2] = False
+    assert (luma_before[outside] == luma_after[outside]).all()
+
+
+def test_a_crowd_is_blurred_in_groups_as_strongly_as_face_by_face(anonymizer):
+    """Neighbouring faces share one blur (sigma rounded up): no face keeps more detail than the RGB
+    path, which blurs face by face, leaves it."""
+    rgb = np.random.default_rng(3).integers(0, 256, (240, 320, 3), dtype=np.uint8)  # all detail
+    centres = [(x, y) for x in range(30, 300, 40) for y in range(30, 220, 45)]
+    crowd = Detections(np.asarray([[x - 12, y - 15, x + 12, y + 15] for x, y in centres], np.float32), [0.9] * len(centres))
+    grouped, regions = redact_frame(anonymizer.redactor, av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p"), crowd)
+    one_by_one, _ = redact_frame(anonymizer.redactor, av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv422p"), crowd)
+    assert len(regions) == len(centres)
+    grouped, one_by_one = grouped.to_ndarray(format="rgb24"), one_by_one.to_ndarray(format="rgb24")
+    for x, y in centres:
+        inner = (x - 8, y - 10, x + 8, y + 10)
+        assert face_detail_ratio(rgb, grouped, inner) < 0.2
+        assert face_detail_ratio(rgb, grouped, inner) <= face_detail_ratio(rgb, one_by_one, inner) + 0.02
+
+
+def test_faces_cut_by_the_frame_edge_are_restored_to_whole_faces():
+    found = Detections(np.array([[0, 100, 20, 180], [300, 100, 364, 180], [600, 0, 664, 30], [200, 200, 264, 280]],
+                                np.float32), [0.9] * 4)
+    restored = restore_cut_faces(found, 640, 480).boxes
+    np.testing.assert_allclose(restored[0], [20 - 64, 100, 20, 180])  # left edge: 64 = 0.8 x 80 wide
+    np.testing.assert_allclose(restored[1], [300, 100, 364, 180])  # narrow enough, not on an edge: kept
+    np.testing.assert_allclose(restored[2], [600, 30 - 80, 664, 30])  # top edge: 80 = 64 / 0.8 tall
+    np.testing.assert_allclose(restored[3], [200, 200, 264, 280])
+
+
+def test_carried_boxes_get_a_wider_margin_than_detected_ones():
+    boxes = Detections(np.array([[0, 0, 100, 100]] * 3, np.float32), [0.9] * 3, ["detector", "track", "interpolation"])
+    widened = Schedule(detected_margin=1.1, carried_margin=1.3).widened(boxes)
+    np.testing.assert_allclose(widened.widths, [110, 130, 130])
+    np.testing.assert_allclose((widened.boxes[:, 0] + widened.boxes[:, 2]) / 2, [50, 50, 50])
+    with pytest.raises(ValueError, match="margins"):
+        Schedule(carried_margin=0.9)
+
+
+def test_the_job_runs_onnxruntime_on_at_most_half_the_cores():
+    anonymizer = Anonymizer(threads=8)
+    detector = job_detector(anonymizer)
+    threads = detector._session.get_session_options().intra_op_num_threads
+    assert threads == max(1, (os.cpu_count() or 1) // 2)
+    assert detector.model.sha256 == anonymizer.model.sha256
+    single = Anonymizer(threads=1)
+    assert job_detector(single) is single.detector.detector

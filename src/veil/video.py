@@ -17,6 +17,8 @@ interrupt) removes it, so either the whole anonymized file exists or nothing doe
 
 from __future__ import annotations
 
+import math
+import os
 import queue
 import threading
 from collections import deque
@@ -27,21 +29,26 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+from scipy.sparse.csgraph import connected_components
 from tqdm import tqdm
 
+from veil.detect import Detector, create_detector
 from veil.detections import Detections
 from veil.errors import OutputError
 from veil.media.atomic import atomic_output
 from veil.media.video import SourceFrame, VideoSink, VideoSource
 from veil.models import sha256_file
 from veil.pipeline import Anonymizer
-from veil.redact import Redactor, Region
+from veil.redact import Blur, Redactor, Region
+from veil.redact.regions import grow, pixel_bounds, shape_mask
 from veil.track import CarryPolicy, TemporalCarry
 from veil.track.motion import IDENTITY, estimate_motion
 
 MOTION_SIDE = 480  # long side of the grey copies camera motion is measured on
-QUEUE_DEPTH = 8  # decoded frames waiting for detection, and redacted frames waiting for the encoder
-IN_FLIGHT = 2  # detection jobs queued ahead of the one running
+QUEUE_DEPTH = 16  # decoded frames waiting for detection, and redacted frames waiting for the encoder (deep
+# enough that the encoder keeps working while the calling thread waits out a fine pass)
+IN_FLIGHT = 4  # detection jobs queued ahead of the one running
+FACE_ASPECT = 0.8  # width / height of a detected face box (CenterFace, upright; median on WIDER)
 _END = object()
 
 
@@ -57,6 +64,12 @@ class Schedule:
     between them; fast-moving large ones are also caught by the fast passes. Faces are carried ``carry`` frames backwards and forwards
     and interpolated across gaps of up to ``carry`` frames; ``carry`` defaults to ``fine_every``, so a
     face first found by a fine pass is also redacted back to the fine-pass frame before it.
+
+    Before redaction (and the anonymizer's ``mask_scale``) boxes are widened about their centres:
+    detector boxes by ``detected_margin`` (a single pass at one scale, on a compressed frame, places a
+    box less exactly than the photo path's merged scales) and carried or interpolated ones by
+    ``carried_margin`` (where a face is between detections is a prediction). Recall first: a blurred
+    strip of background is cosmetic, a face edge left visible is a leak.
     """
 
     fine_every: int = 8
@@ -66,10 +79,24 @@ class Schedule:
     fast_threshold: float = 0.3
     carry: int | None = None
     growth: float = 0.03
+    detected_margin: float = 1.1
+    carried_margin: float = 1.3
 
     def __post_init__(self) -> None:
         if self.fine_every < 1 or self.fast_every < 1 or self.fine_side < 32 or self.fast_side < 0:
             raise ValueError(f"invalid detection schedule: {self}")
+        if self.detected_margin < 1.0 or self.carried_margin < 1.0:
+            raise ValueError(f"margins must be >= 1 (a smaller box would leave face pixels): {self}")
+
+    def widened(self, boxes: Detections) -> Detections:
+        """Boxes scaled about their centres before the anonymizer's own mask scale: detector boxes by
+        ``detected_margin``, carried and interpolated ones by ``carried_margin``."""
+        if not len(boxes):
+            return boxes
+        factor = np.where(boxes.sources == "detector", self.detected_margin, self.carried_margin).astype(np.float32)
+        centre = (boxes.boxes[:, :2] + boxes.boxes[:, 2:]) / 2
+        half = (boxes.boxes[:, 2:] - boxes.boxes[:, :2]) * factor[:, None] / 2
+        return Detections(np.concatenate([centre - half, centre + half], axis=1), boxes.scores, boxes.sources)
 
     def pass_for(self, index: int) -> str | None:
         if index % self.fine_every == 0:
@@ -123,6 +150,7 @@ class _Job:
         self.source = source
         self.temporary = temporary
         self.anonymizer = anonymizer
+        self.detector = job_detector(anonymizer)
         self.schedule = schedule
         self.encoder_settings = encoder
         self.carry = TemporalCarry(schedule.policy)
@@ -204,8 +232,9 @@ class _Job:
         rgb = frame.to_ndarray(width=small_w, height=small_h, format="rgb24", interpolation="AREA")
         turns = round(frame.rotation / 90) % 4  # upright for the detector, as a player would show it
         upright = np.ascontiguousarray(np.rot90(rgb, turns))
-        found = self.anonymizer.detect(upright, multiscale=False)
-        return unrotate(found, turns, small_w, small_h).scaled(width / small_w, height / small_h).clipped(width, height)
+        found = self.detector.forward(upright, self.anonymizer.threshold)
+        found = restore_cut_faces(found, upright.shape[1], upright.shape[0])
+        return unrotate(found, turns, small_w, small_h).scaled(width / small_w, height / small_h)
 
     # -- calling thread
     def _observe(self, waiting: deque, settled: deque, *, block: bool, everything: bool = False) -> None:
@@ -224,7 +253,7 @@ class _Job:
     def _emit(self, settled: deque, encoded: queue.Queue, writer: _Worker, *, final: bool) -> None:
         while settled and (final or self.carry.settled(settled[0][0].index)):
             item, kind = settled.popleft()
-            boxes = self.carry.resolve(item.index)
+            boxes = self.schedule.widened(self.carry.resolve(item.index))
             frame, regions = redact_frame(self.anonymizer.redactor, self._encodable(item.frame), boxes)
             self.records.append({"index": item.index, "pts": item.frame.pts, "time": float(item.frame.time or 0.0),
                                  "pass": kind, "regions": [r.to_dict() for r in regions]})
@@ -248,15 +277,43 @@ class _Job:
             self.progress.update(1)
 
 
+def job_detector(anonymizer: Anonymizer) -> Detector:
+    """The single-pass detector the video job runs: the anonymizer's own, except that an onnxruntime
+    session on the CPU gets at most half the cores.
+
+    The job already keeps the cores busy with decoding, camera motion, redaction and encoding, which
+    overlap the detector; onnxruntime's intra-op workers spin while they wait for work, and on a small
+    machine that spinning takes CPU from the encoder (on 2 cores: ~35 ms of CPU per 1080p frame, a fifth
+    of the total). The copy is a second session of the same verified model file.
+    """
+    base = anonymizer.detector.detector
+    session = getattr(base, "_session", None)
+    if session is None:
+        return base
+    providers = session.get_providers()
+    threads = max(1, (os.cpu_count() or 1) // 2)
+    if providers[:1] != ["CPUExecutionProvider"] or session.get_session_options().intra_op_num_threads <= threads:
+        return base
+    return create_detector(anonymizer.model.name, providers=providers, threads=threads)
+
+
 def redact_frame(redactor: Redactor, frame: av.VideoFrame, boxes: Detections) -> tuple[av.VideoFrame, list[Region]]:
     """The frame with every box redacted, and the regions redacted.
 
     The frame must be in a planar format (every encoder's input format is). Only the samples whose
     pixels the redactor changed are written back, so the rest of the picture keeps its decoded values
     exactly instead of going through a lossy YUV -> RGB -> YUV round trip.
+
+    Blur on 8-bit planar YUV with equal horizontal and vertical chroma subsampling (4:2:0, 4:4:4: what
+    nearly every video is and what the encoder gets) is applied to the Y, U and V planes directly:
+    a Gaussian blur is linear and RGB -> YUV is affine, so blurring each plane is blurring the picture,
+    without converting the frame to RGB and back. Other modes and formats go through RGB.
     """
     if not len(boxes):
         return frame, []
+    subsampling = _yuv_subsampling(frame)
+    if subsampling is not None and isinstance(redactor.mode, Blur):
+        return _redact_planes(redactor, frame, boxes, subsampling)
     rgb = frame.to_ndarray(format="rgb24")
     redacted, regions = redactor.apply(rgb, boxes)
     if not regions:
@@ -285,9 +342,165 @@ def redact_frame(redactor: Redactor, frame: av.VideoFrame, boxes: Detections) ->
     return frame, regions
 
 
+def _yuv_subsampling(frame: av.VideoFrame) -> int | None:
+    """The chroma subsampling factor (1 or 2, the same both ways) of an 8-bit planar Y'CbCr frame, else None."""
+    fmt = frame.format
+    components = fmt.components
+    if fmt.is_rgb or len(components) != 3 or len(frame.planes) != 3 or any(c.bits != 8 for c in components):
+        return None
+    if [c.plane for c in components] != [0, 1, 2]:
+        return None
+    factor = -(-frame.width // frame.planes[1].width)
+    if factor not in (1, 2) or -(-frame.height // frame.planes[1].height) != factor:
+        return None
+    return factor
+
+
+def _redact_planes(redactor: Redactor, frame: av.VideoFrame, boxes: Detections,
+                   factor: int) -> tuple[av.VideoFrame, list[Region]]:
+    """Blur each box's shape in the Y, U and V planes in place (see :func:`redact_frame`).
+
+    A crowd has dozens of faces per frame. Instead of one small blur per face, faces are grouped by
+    blur strength (sigma rounded *up* to a power of sqrt(2), so never weaker than the photo path's) and
+    by overlapping blur contexts; each group is blurred once over its bounding box and every face takes
+    its own shape from it.
+    """
+    blur: Blur = redactor.mode
+    width, height = frame.width, frame.height
+    frame.make_writable()  # the decoder may still reference these buffers
+    planes = []
+    for plane in frame.planes:
+        samples = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+        planes.append(samples[:, : plane.width])
+    regions, crops, masks, levels = [], [], [], []
+    for face, score, source in zip(boxes.boxes, boxes.scores, boxes.sources):
+        grown = grow(face, redactor.mask_scale)
+        crop = pixel_bounds(grown, width, height)
+        if crop is None:
+            continue
+        # whole chroma samples: the crop is widened to multiples of the subsampling factor
+        x1, y1 = crop[0] // factor * factor, crop[1] // factor * factor
+        x2, y2 = min(width, -(-crop[2] // factor) * factor), min(height, -(-crop[3] // factor) * factor)
+        mask = shape_mask(redactor.shape, grown, (x1, y1, x2, y2))
+        ys, xs = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        if not len(ys):
+            continue
+        sigma = max(blur.min_sigma, blur.strength * float(face[2] - face[0]))
+        crops.append((x1, y1, x2, y2))
+        masks.append(mask)
+        levels.append(math.ceil(2 * math.log2(sigma) - 1e-6))
+        regions.append(Region((x1 + int(xs[0]), y1 + int(ys[0]), x1 + int(xs[-1]) + 1, y1 + int(ys[-1]) + 1),
+                              float(score), redactor.shape, str(source)))
+    if not regions:
+        return frame, regions
+    crops_array, levels_array = np.asarray(crops, np.int64), np.asarray(levels)
+    for level in np.unique(levels_array):
+        sigma = 2.0 ** (level / 2)
+        members = np.flatnonzero(levels_array == level)
+        for group in _blur_groups(crops_array[members], math.ceil(3 * sigma)):
+            chosen = members[group]
+            gx1, gy1 = crops_array[chosen, :2].min(axis=0)
+            gx2, gy2 = crops_array[chosen, 2:].max(axis=0)
+            for index, samples in enumerate(planes):
+                step = 1 if index == 0 else factor
+                bounds = (int(gx1) // step, int(gy1) // step, -(-int(gx2) // step), -(-int(gy2) // step))
+                replacement = _gaussian(samples, bounds, max(blur.min_sigma, sigma / step))
+                for k in chosen:
+                    x1, y1 = crops[k][0] // step, crops[k][1] // step
+                    mask = masks[k] if step == 1 else _any_in_blocks(masks[k], step)
+                    h, w = mask.shape
+                    ox, oy = x1 - bounds[0], y1 - bounds[1]
+                    samples[y1 : y1 + h, x1 : x1 + w][mask] = replacement[oy : oy + h, ox : ox + w][mask]
+    return frame, regions
+
+
+def _gaussian(samples: np.ndarray, bounds: tuple[int, int, int, int], sigma: float) -> np.ndarray:
+    """``samples[bounds]`` blurred with a Gaussian of ``sigma``, computed with 3 sigma of context.
+
+    As :class:`veil.redact.Blur` does, a wide Gaussian is computed on a shrunk copy and scaled back,
+    here down to about 2 samples of sigma on the small copy (a Gaussian that wide has no detail finer
+    than that to lose), which keeps a crowd of faces cheap.
+    """
+    x1, y1, x2, y2 = bounds
+    height, width = samples.shape
+    pad = math.ceil(3 * sigma)
+    ox1, oy1, ox2, oy2 = max(0, x1 - pad), max(0, y1 - pad), min(width, x2 + pad), min(height, y2 + pad)
+    context = samples[oy1:oy2, ox1:ox2]
+    shrink = sigma / 2
+    if shrink > 1.25:
+        size = (max(1, round(context.shape[1] / shrink)), max(1, round(context.shape[0] / shrink)))
+        small = cv2.resize(context, size, interpolation=cv2.INTER_AREA)
+        small = cv2.GaussianBlur(small, (0, 0), sigmaX=sigma / shrink, borderType=cv2.BORDER_REPLICATE)
+        blurred = cv2.resize(small, (context.shape[1], context.shape[0]), interpolation=cv2.INTER_LINEAR)
+    else:
+        blurred = cv2.GaussianBlur(context, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REPLICATE)
+    return blurred[y1 - oy1 : y2 - oy1, x1 - ox1 : x2 - ox1]
+
+
+def _blur_groups(crops: np.ndarray, pad: int) -> list[np.ndarray]:
+    """Faces whose blur contexts (crop plus ``pad``) overlap, as groups of indices into ``crops``; a
+    group whose bounding box would be mostly empty (a long chain) is split into single faces."""
+    if len(crops) == 1:
+        return [np.zeros(1, np.int64)]
+    padded = crops + np.array([-pad, -pad, pad, pad])
+    overlap = ((padded[:, None, 0] < padded[None, :, 2]) & (padded[None, :, 0] < padded[:, None, 2])
+               & (padded[:, None, 1] < padded[None, :, 3]) & (padded[None, :, 1] < padded[:, None, 3]))
+    count, labels = connected_components(overlap, directed=False)
+    areas = np.prod(padded[:, 2:] - padded[:, :2], axis=1)
+    groups = []
+    for label in range(count):
+        group = np.flatnonzero(labels == label)
+        box_area = np.prod(padded[group, 2:].max(axis=0) - padded[group, :2].min(axis=0))
+        if len(group) > 1 and box_area > 3 * areas[group].sum():
+            groups.extend(group[k : k + 1] for k in range(len(group)))
+        else:
+            groups.append(group)
+    return groups
+
+
+def _any_in_blocks(mask: np.ndarray, step: int) -> np.ndarray:
+    """Subsampled mask: a sample is set when any pixel of its ``step`` x ``step`` block is."""
+    h, w = mask.shape
+    if h % step or w % step:
+        padded = np.zeros((-(-h // step) * step, -(-w // step) * step), bool)
+        padded[:h, :w] = mask
+        mask = padded
+    out = mask[::step, ::step].copy()
+    for dy in range(step):
+        for dx in range(step):
+            if dx or dy:
+                out |= mask[dy::step, dx::step]
+    return out
+
+
 # AVColorSpace of a frame -> the swscale colorspace PyAV's reformat takes, so the redacted pixels go
 # back into YUV with the matrix the decoder used to take them out.
 _SWS_COLORSPACE = {1: "ITU709", 4: "FCC", 5: "ITU601", 6: "SMPTE170M", 7: "SMPTE240M", 9: "BT2020", 10: "BT2020"}
+
+
+def restore_cut_faces(found: Detections, width: int, height: int, aspect: float = FACE_ASPECT) -> Detections:
+    """Boxes of faces cut by the frame edge, extended past that edge to a whole face's proportions.
+
+    The detector boxes only the visible part of a face leaving the picture (the camera pans, or a person
+    walks out), and the mask, an ellipse inscribed in that box, then leaves the corners of the visible
+    part at the edge unredacted. A face box is about ``aspect`` as wide as tall (upright); a box that
+    touches an edge and is narrower (left, right) or shorter (top, bottom) than that is extended
+    outwards, away from the picture, so the ellipse is centred where the whole face would be.
+    """
+    if not len(found):
+        return found
+    boxes = found.boxes.copy()
+    x1, y1, x2, y2 = boxes.T
+    w, h = x2 - x1, y2 - y1
+    edge = 1.0
+    left, right = x1 <= edge, x2 >= width - edge
+    top, bottom = y1 <= edge, y2 >= height - edge
+    whole_w, whole_h = np.maximum(w, aspect * h), np.maximum(h, w / aspect)
+    boxes[:, 0] = np.where(left & ~right, x2 - whole_w, x1)
+    boxes[:, 2] = np.where(right & ~left, x1 + whole_w, x2)
+    boxes[:, 1] = np.where(top & ~bottom, y2 - whole_h, y1)
+    boxes[:, 3] = np.where(bottom & ~top, y1 + whole_h, y2)
+    return Detections(boxes, found.scores, found.sources)
 
 
 def unrotate(found: Detections, turns: int, width: int, height: int) -> Detections:

@@ -131,3 +131,14 @@ def test_output_gets_the_permissions_of_a_normal_new_file(clip, tmp_path):
     reference = tmp_path / "reference"
     reference.write_bytes(b"")
     assert out.stat().st_mode & 0o777 == reference.stat().st_mode & 0o777
+
+
+def test_encoder_uses_frame_threads_as_the_ffmpeg_command_line_does(clip, tmp_path):
+    """PyAV's default is slice threads only; x264 then runs sliced threads (more CPU per frame)."""
+    with VideoSource(clip) as source:
+        first = next(source.frames())
+        sink = VideoSink(tmp_path / "out.mp4", source, first.frame, preset="ultrafast")
+        try:
+            assert sink.video.codec_context.thread_type & av.codec.context.ThreadType.FRAME
+        finally:
+            sink.close()

@@ -102,3 +102,34 @@ def test_estimate_motion_recovers_a_pan_and_zoom():
     np.testing.assert_allclose(found[:2], truth, atol=0.6)
     np.testing.assert_allclose(warp_box(np.array([100, 100, 140, 160]), found), [93, 112, 135, 175], atol=1.5)
     assert (estimate_motion(np.zeros((50, 50), np.uint8), np.zeros((50, 50), np.uint8)) == IDENTITY).all()
+
+
+def test_interpolation_follows_a_zoom_that_is_not_uniform_between_detections():
+    """A camera that zooms in frames 1-2 and then holds: linear interpolation of the two detections
+    would lag the face; each end is moved with the camera first, so the box stays on it."""
+    carry = TemporalCarry(CarryPolicy(lookahead=4, coast=0, max_gap=4, growth=0.0))
+    zoom = np.diag([1.2, 1.2, 1.0])
+    face = np.array([100, 100, 140, 150], np.float32)
+    for index in range(10):
+        carry.moved(index, zoom if index in (1, 2) else IDENTITY)
+        if index == 0:
+            carry.observe(index, dets(face))
+        elif index == 4:
+            carry.observe(index, dets(face * 1.44))
+        else:
+            carry.observe(index, Detections())
+    found = [carry.resolve(i) for i in range(5)]
+    assert found[2].sources.tolist() == ["interpolation"]
+    np.testing.assert_allclose(found[2].boxes[0], face * 1.44, rtol=1e-5)
+    np.testing.assert_allclose(found[1].boxes[0], face * 1.2, rtol=1e-5)
+
+
+def test_interpolated_boxes_grow_with_the_distance_to_the_nearer_detection():
+    carry = TemporalCarry(CarryPolicy(lookahead=4, coast=0, max_gap=4, growth=0.1))
+    carry.observe(0, dets([0, 0, 40, 40]))
+    carry.observe(4, dets([0, 0, 40, 40]))
+    for index in range(5, 11):
+        carry.observe(index, Detections())
+    widths = [carry.resolve(i).widths[0] for i in range(5)]
+    assert widths[0] == widths[4] == 40
+    assert 40 < widths[1] == widths[3] < widths[2]

@@ -187,6 +187,9 @@ class VideoSink:
         if source.video.sample_aspect_ratio:
             ctx.sample_aspect_ratio = source.video.sample_aspect_ratio
         ctx.options = _encoder_options(encoder, crf, preset)
+        # Frame and slice threads, as the ffmpeg command line uses (PyAV's default is slice threads
+        # only, which for x264 means sliced threads: more CPU per frame and a lower quality per bit).
+        ctx.thread_type = "AUTO"
         matrix = source.display_matrix(first)
         if matrix is not None:
             self.video.set_display_matrix(matrix)

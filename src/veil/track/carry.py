@@ -3,8 +3,9 @@
 Frames are resolved with a look-ahead: the boxes of frame ``i`` are final only once every detection
 frame up to ``i + lookahead + max_gap`` has been observed. Then, per track:
 
-- between two detections at most ``max_gap`` frames apart, the box is interpolated linearly
-  (source ``"interpolation"``);
+- between two detections at most ``max_gap`` frames apart, the box is interpolated linearly between
+  the two detections, each first moved with the camera into the frame, and grown by ``growth`` of its
+  size per frame of distance to the nearer one, halved (source ``"interpolation"``);
 - up to ``lookahead`` frames *before* a track's first detection (or a re-appearance) and up to ``coast``
   frames after its last, the box is moved with the camera (:mod:`veil.track.motion`) and with the
   face's own motion between its nearest detections, and grown by ``growth`` of its size per frame of distance (source
@@ -113,8 +114,12 @@ class TemporalCarry:
         before, after = k - 1, k  # positions of the detections around this frame, if any
         has_before, has_after = before >= 0, after < end
         if has_before and has_after and frames[after] - frames[before] <= policy.max_gap:
+            # Each end is first moved with the camera into this frame, so a zoom or a pan that speeds
+            # up or slows down between the detections is followed; the face's own motion is linear.
             t = (index - frames[before]) / (frames[after] - frames[before])
-            box = (1 - t) * track.boxes[before] + t * track.boxes[after]
+            start = warp_box(track.boxes[before], self.transform(frames[before], index))
+            end_box = warp_box(track.boxes[after], self.transform(frames[after], index))
+            box = _grown((1 - t) * start + t * end_box, policy.growth * min(index - frames[before], frames[after] - index) / 2)
             return [(box, min(track.scores[before], track.scores[after]), "interpolation")]
         out = []
         if has_before and index - frames[before] <= policy.coast:
@@ -131,10 +136,7 @@ class TemporalCarry:
         distance = index - source
         velocity = self._velocity(track, position, distance < 0, end)
         box = warp_box(track.boxes[position], self.transform(source, index)) + velocity * distance
-        grow = self.policy.growth * abs(distance) / 2
-        size = box[2:] - box[:2]
-        box = np.concatenate([box[:2] - grow * size, box[2:] + grow * size])
-        return box.astype(np.float32), track.scores[position], "track"
+        return _grown(box, self.policy.growth * abs(distance) / 2), track.scores[position], "track"
 
     def _velocity(self, track: Track, position: int, later: bool, end: int) -> np.ndarray:
         """Per-frame box motion of the face itself (camera motion removed) at the detection at
@@ -149,6 +151,12 @@ class TemporalCarry:
             return np.zeros(4, np.float32)
         moved = warp_box(track.boxes[position], self.transform(frames[position], frames[other]))
         return (track.boxes[other] - moved) / float(frames[other] - frames[position])
+
+
+def _grown(box: np.ndarray, share: float) -> np.ndarray:
+    """The box grown by ``share`` of its size on every side."""
+    size = box[2:] - box[:2]
+    return np.concatenate([box[:2] - share * size, box[2:] + share * size]).astype(np.float32)
 
 
 def _unduplicated(carried: list[tuple[np.ndarray, float, str]], direct: Detections) -> Detections:
