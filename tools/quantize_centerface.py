@@ -6,11 +6,10 @@ Static QDQ quantization with onnxruntime's own tool: int8 weights per output cha
 whose ranges come from a percentile (99.999) of their histograms over a license-clean calibration set:
 synthetic crowds of scikit-image's public-domain astronaut at face heights from 10 to 300 px, and six
 public-domain / CC0 scikit-image photos, all at 1024x768. The four output heads (heatmap, box size,
-offset, landmarks) and the sigmoid stay in float: quantizing them lowers the heatmap peaks of large faces
-(a 100 px face fell from 0.22 to 0.09, under the detection threshold).
+offset, landmarks) and the sigmoid stay in float: quantizing them lowered the heatmap peaks of large faces
+below the detection threshold.
 
-The result is about 2.4x faster than the float model on an AVX-512 VNNI CPU. Its accuracy is measured by
-``benchmarks/photos.py`` (docs/benchmarks.md), never assumed. The sha256 printed here goes into
+Its speed and accuracy are measured by ``benchmarks/photos.py`` (docs/benchmarks.md), never assumed. The sha256 printed here goes into
 ``veil.models.zoo``; a different onnxruntime version may give a different file (then re-measure).
 """
 

@@ -39,8 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="output file (for one input file) or folder; never inside or over an input")
     detect = parser.add_argument_group("detection")
     detect.add_argument("--detector", choices=detector_names(), default=DEFAULT_DETECTOR,
-                        help=f"face detector model (default {DEFAULT_DETECTOR}: CenterFace in int8, about 2x faster on a CPU "
-                             "than its float original, centerface, with the same leak rate in docs/benchmarks.md)")
+                        help=f"face detector model (default {DEFAULT_DETECTOR}: CenterFace in int8, faster on a CPU than "
+                             "its float original, centerface, with the same leak rate: docs/benchmarks.md)")
     detect.add_argument("--threshold", type=float, default=None, metavar="T",
                         help="face score threshold, 0-1 (default: the detector's, 0.1 for CenterFace); "
                              "lower finds more faces and blurs more background")
