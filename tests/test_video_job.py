@@ -180,7 +180,7 @@ def test_carried_boxes_get_a_wider_margin_than_detected_ones():
 def test_the_job_runs_onnxruntime_on_at_most_half_the_cores():
     anonymizer = Anonymizer(threads=8)
     detector = job_detector(anonymizer)
-    threads = detector._session.get_session_options().intra_op_num_threads
+    threads = detector.session.get_session_options().intra_op_num_threads
     assert threads == max(1, (os.cpu_count() or 1) // 2)
     assert detector.model.sha256 == anonymizer.model.sha256
     single = Anonymizer(threads=1)

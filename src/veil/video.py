@@ -283,11 +283,10 @@ def job_detector(anonymizer: Anonymizer) -> Detector:
 
     The job already keeps the cores busy with decoding, camera motion, redaction and encoding, which
     overlap the detector; onnxruntime's intra-op workers spin while they wait for work, and on a small
-    machine that spinning takes CPU from the encoder (on 2 cores: ~35 ms of CPU per 1080p frame, a fifth
-    of the total). The copy is a second session of the same verified model file.
+    machine that spinning takes CPU from the encoder. The copy is a second session of the same verified model file.
     """
     base = anonymizer.detector.detector
-    session = getattr(base, "_session", None)
+    session = getattr(base, "session", None)  # the onnxruntime session of an ONNX detector
     if session is None:
         return base
     providers = session.get_providers()

@@ -20,8 +20,8 @@ class CenterFace:
 
     def __init__(self, model: ModelSpec, *, providers: list[str] | None = None, threads: int | None = None):
         self.model = model
-        self._session = make_session(model, providers=providers, threads=threads, dynamic_input="input.1")
-        self._input = self._session.get_inputs()[0].name
+        self.session = make_session(model, providers=providers, threads=threads, dynamic_input="input.1")
+        self._input = self.session.get_inputs()[0].name
 
     def forward(self, rgb: np.ndarray, threshold: float) -> Detections:
         height, width = rgb.shape[:2]
@@ -30,7 +30,7 @@ class CenterFace:
         # Pad rather than resize to a multiple of 32, so faces keep their aspect ratio and scale.
         blob = np.zeros((1, 3, padded_h, padded_w), np.float32)
         blob[0, :, :height, :width] = rgb.transpose(2, 0, 1)
-        heatmap, scale, offset, _landmarks = self._session.run(None, {self._input: blob})
+        heatmap, scale, offset, _landmarks = self.session.run(None, {self._input: blob})
         return decode(heatmap[0, 0], scale[0], offset[0], threshold).clipped(width, height)
 
 

@@ -23,8 +23,8 @@ class RetinaFace:
 
     def __init__(self, model: ModelSpec, *, providers: list[str] | None = None, threads: int | None = None):
         self.model = model
-        self._session = make_session(model, providers=providers, threads=threads)
-        self._input = self._session.get_inputs()[0].name
+        self.session = make_session(model, providers=providers, threads=threads)
+        self._input = self.session.get_inputs()[0].name
         self._mean = np.asarray(model.input.mean, np.float32).reshape(3, 1, 1)
 
     def forward(self, rgb: np.ndarray, threshold: float) -> Detections:
@@ -34,7 +34,7 @@ class RetinaFace:
         blob = np.zeros((1, 3, padded_h, padded_w), np.float32)
         blob[0, :, :height, :width] = rgb[..., ::-1].transpose(2, 0, 1)  # RGB -> BGR, HWC -> CHW
         blob[0, :, :height, :width] -= self._mean
-        loc, conf, _landmarks = self._session.run(None, {self._input: blob})
+        loc, conf, _landmarks = self.session.run(None, {self._input: blob})
         return decode(loc[0], conf[0, :, 1], anchors(padded_w, padded_h), threshold).clipped(width, height)
 
 
