@@ -118,3 +118,14 @@ def test_face_partly_covered_by_a_redaction_is_still_flagged(scanner, region):
     residuals, seen = scanner.scan(astronaut(), redacted)
     assert 0.1 < coverage(seen.boxes, redacted)[0] < 0.6
     assert len(residuals) == 1 and residuals[0].confirmation >= scanner.threshold
+
+
+def test_scan_zooms_every_small_face_candidate_whatever_veils_plan_uses():
+    """The audit puts recall first: its plan's 2x look starts at candidates scoring 0.02, even when veil's
+    own plan (``ScalePlan()``) zooms fewer for speed."""
+    from veil.audit.residual import PLAN
+    from veil.detect.multiscale import ScalePlan
+
+    assert PLAN.proposal_threshold == 0.02
+    assert PLAN.proposal_threshold <= ScalePlan().proposal_threshold
+    assert PLAN.small_face == ScalePlan().small_face and PLAN.zoom == ScalePlan().zoom

@@ -3,7 +3,8 @@ import pytest
 from synthetic import synthetic_crowd
 
 from veil.detect import create_detector
-from veil.detect.multiscale import MultiScaleDetector, ScalePlan, _grid
+from veil.detect.multiscale import MultiScaleDetector, ScalePlan, _grid, merge_passes
+from veil.detections import Detections
 from veil.pipeline import DEFAULT_DETECTOR
 
 
@@ -59,3 +60,27 @@ def test_grid_covers_the_image_with_overlap():
     assert mask.all()
     assert _grid(800, 600, 2048, 24) == [(0, 0, 800, 600)]
 
+
+
+def test_merged_box_covers_every_pass_that_saw_the_face_about_as_clearly():
+    native = Detections(np.array([[100, 100, 140, 150]], np.float32), np.array([0.6], np.float32))
+    zoomed = Detections(np.array([[96, 104, 136, 156]], np.float32), np.array([0.7], np.float32))
+    merged = merge_passes([native, zoomed])
+    assert len(merged) == 1
+    np.testing.assert_allclose(merged.boxes[0], [96, 100, 140, 156])
+    assert merged.scores[0] == pytest.approx(0.7)
+
+
+def test_weak_overlapping_box_does_not_grow_the_merged_box():
+    strong = Detections(np.array([[100, 100, 140, 150]], np.float32), np.array([0.8], np.float32))
+    weak = Detections(np.array([[90, 100, 140, 160]], np.float32), np.array([0.3], np.float32))
+    merged = merge_passes([strong, weak])
+    np.testing.assert_allclose(merged.boxes, strong.boxes)
+
+
+def test_separate_faces_stay_separate():
+    a = Detections(np.array([[0, 0, 20, 25]], np.float32), np.array([0.9], np.float32))
+    b = Detections(np.array([[30, 0, 50, 25]], np.float32), np.array([0.5], np.float32))
+    merged = merge_passes([a, b, Detections()])
+    assert len(merged) == 2
+    assert len(merge_passes([Detections(), Detections()])) == 0

@@ -2,8 +2,8 @@
 
 The scanner is RetinaFace MobileNet-0.25 (``veil.detect.retinaface``), a different architecture and
 training run from the CenterFace model that veil redacts with by default, so a face that CenterFace
-misses is not missed for the same reason here. It runs through veil's multi-scale plan (native, zoomed
-tiles for small faces, downscaled global pass) and, for faces lying on their side, on the downscaled
+misses is not missed for the same reason here. It runs through a multi-scale plan (native, zoomed tiles
+for small faces, downscaled global pass; see ``PLAN``) and, for faces lying on their side, on the downscaled
 copy turned a quarter turn each way. Each candidate is then confirmed at a canonical scale, in the
 orientation it was found in, with the redacted areas hidden.
 """
@@ -17,7 +17,7 @@ import numpy as np
 
 from veil.detect import Detector, create_detector
 from veil.detect.centerface import nms
-from veil.detect.multiscale import MERGE_IOU, MultiScaleDetector
+from veil.detect.multiscale import MERGE_IOU, MultiScaleDetector, ScalePlan
 from veil.detections import Detections
 
 MODEL_NAME = "retinaface"
@@ -31,6 +31,11 @@ DEFAULT_THRESHOLD = 0.8
 CONFIRM_THRESHOLD = 0.3
 _RESCORE_FACE = 112.0  # px: face height at which a candidate is re-detected
 _RESCORE_FLOOR = 0.05
+# The scan's own multi-scale plan: like veil's, but small-face candidates down to a score of 0.02 get the
+# 2x look. veil's plan trades zoomed area for speed (0.03 there); the audit puts recall first, and on
+# the WIDER subset a plan at 0.08 flagged 9 fewer of 791 un-redacted faces >= 32 px than 0.02
+# (benchmarks/audit_residual.py, docs/benchmarks.md).
+PLAN = ScalePlan(proposal_threshold=0.02)
 # Quarter turns (np.rot90) of the extra views for faces lying on their side. Each extra view is one more
 # chance for a pattern to look like a face, so these views only report faces the detector is sure of
 # (on the WIDER subset a violin scored 0.82 turned, the one sideways face found 0.99).
@@ -115,7 +120,7 @@ class ResidualScanner:
         self.coverage = coverage
         self._single = create_detector(MODEL_NAME)
         self.model = self._single.model
-        self._detector = MultiScaleDetector(self._single)
+        self._detector = MultiScaleDetector(self._single, PLAN)
 
     def detect(self, rgb: np.ndarray) -> Detections:
         return self.see(rgb).detections
