@@ -101,10 +101,11 @@ def merge_passes(found: list[Detections]) -> Detections:
         return kept
     member = ((box_iou(kept.boxes, everything.boxes) >= MERGE_IOU)
               & (everything.scores[None, :] >= CLUSTER_SCORE_RATIO * kept.scores[:, None]))
-    boxes = everything.boxes[None, :, :]
-    lows = np.where(member[:, :, None], boxes[..., :2], np.inf).min(axis=1)
-    highs = np.where(member[:, :, None], boxes[..., 2:], -np.inf).max(axis=1)
-    return Detections(np.concatenate([lows, highs], axis=1).astype(kept.boxes.dtype), kept.scores, kept.sources)
+    rows, cols = np.nonzero(member)
+    lows, highs = kept.boxes[:, :2].copy(), kept.boxes[:, 2:].copy()
+    np.minimum.at(lows, rows, everything.boxes[cols, :2])
+    np.maximum.at(highs, rows, everything.boxes[cols, 2:])
+    return Detections(np.concatenate([lows, highs], axis=1), kept.scores, kept.sources)
 
 
 def _grid(width: int, height: int, tile: int, margin: int) -> list[tuple[int, int, int, int]]:
