@@ -1,6 +1,7 @@
 """Video benchmark: per-frame leak on clips with ground truth, stream fidelity, throughput vs two baselines.
 
     .venv/bin/python benchmarks/video.py [--data ../shared/data] [--work /tmp/veil-video-bench] [--json OUT]
+                                         [--skip-deface] [--quick]
 
 1. Generates (into ``--work``, never the repository) the 720p and 1080p pan/zoom clips of
    ``benchmarks/video_clips.py`` from the WIDER FACE val subset, with per-frame ground truth and audio.
@@ -10,13 +11,23 @@
    per face height band (<16, 16-32, 32-64, >=64 px, heights in frame pixels) and, per face, the longest
    run of consecutive leaked frames. deface's output of the 1080p clip is scored the same way. The photo
    leak rate of veil on the same WIDER images (hard-set faces, photo pixels) is given for comparison.
+   Over-redaction, as in the photo benchmark: the share of pixels outside every annotated face box (all
+   WIDER faces, ignored ones included) with a channel changed by more than 2. Re-encoding changes most
+   pixels a little, so it is measured on a second veil run of the clip written losslessly (x264 CRF 0,
+   the same detections and masks: the manifests of both runs are compared), where every pixel outside the
+   masks keeps its decoded value; veil's photo over-redaction on the same images is given beside it.
 3. Checks the output stream of each veil run: frame count, every frame timestamp, every audio packet
-   (payload and timestamps) identical to the input, and the container/stream tags left.
+   (payload and timestamps) identical to the input, and the container/stream tags left. Lists the frames
+   veil takes for cuts in the generated clips (against their known cuts) and in the real clips of
+   ``video_clips/``, with the histogram distances the cut test compares.
 4. Throughput on the 1080p clip and on the real 1080p clip in ``video_clips/``, in the same run, one
    after the other: plain ``ffmpeg -i IN -c:v libx264 -c:a copy OUT`` (imageio-ffmpeg's binary),
    ``deface IN -o OUT`` (deface 1.5.0 CLI, its defaults) and veil (defaults: H.264 CRF 23, preset medium,
    frame threads: the same encoder settings as the plain transcode), as frames per second of wall time.
    The load average at start and end is recorded: on a shared machine only ratios within one run compare.
+
+``--quick`` measures only the leak and over-redaction of veil (steps 1-3, no deface, no throughput), to
+iterate on the detection schedule.
 """
 
 from __future__ import annotations
@@ -42,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import metrics  # noqa: E402
 from benchmarks.photos import machine, publish  # noqa: E402
-from benchmarks.video_clips import make_clips, pick_shots  # noqa: E402
+from benchmarks.video_clips import SHOT_FRAMES, make_clips, pick_shots  # noqa: E402
 
 REAL_CLIP = "video_clips/facenet_pytorch_examples_video.mp4"
 BAND_NAMES = [b[0] for b in metrics.BANDS]
@@ -86,21 +97,37 @@ def score_clip(clip: Path, output: Path, truth: dict) -> dict:
             last = index
         runs.append(longest)
     runs = np.asarray(runs)
+    leaked_large = {str(face): [index for index, band, leaked in entries if leaked and band in ("32-64", ">=64")]
+                    for face, entries in faces.items()}
     return {
         "leak": {k: {"leaked": v[0], "face_frames": v[1], "rate": v[0] / v[1] if v[1] else None} for k, v in tally.items()},
         "faces": len(runs),
         "longest_leaked_run": int(runs.max()) if len(runs) else 0,
         "faces_never_leaked": int((runs == 0).sum()),
         "faces_with_run_ge_5": int((runs >= 5).sum()),
+        "leaked_ge_32_frames": {face: frames for face, frames in leaked_large.items() if frames},  # face id -> frames
     }
 
 
+def over_redaction(clip: Path, lossless: Path, truth: dict) -> dict:
+    """Pixels changed outside every annotated face, over all frames of a losslessly written output."""
+    changed = outside = 0
+    for index, (before, after) in enumerate(zip(frames_rgb(clip), frames_rgb(lossless), strict=True)):
+        boxes = np.asarray(truth["annotated"][index], np.float64).reshape(-1, 4)
+        frame_changed, frame_outside = metrics.over_redaction(metrics.changed_mask(before, after), boxes)
+        changed += frame_changed
+        outside += frame_outside
+    return {"changed_outside": changed, "outside": outside, "rate": changed / outside if outside else None}
+
+
 def photo_leak(data: Path) -> dict:
-    """veil's photo leak on the distinct images of the clips (hard faces, photo pixel heights)."""
+    """veil's photo leak on the distinct images of the clips (hard faces, photo pixel heights) and its
+    over-redaction there (all annotated faces excluded)."""
     from benchmarks.tools import VeilTool
 
     tool = VeilTool()
     tally = {name: [0, 0] for name in [*BAND_NAMES, "all"]}
+    changed_outside = outside = 0
     seen = set()
     for shot in pick_shots(data):
         if shot.image.path in seen:
@@ -115,7 +142,37 @@ def photo_leak(data: Path) -> dict:
             for name in (metrics.band_of(box[3] - box[1]), "all"):
                 tally[name][0] += leaked
                 tally[name][1] += 1
-    return {k: {"leaked": v[0], "faces": v[1], "rate": v[0] / v[1] if v[1] else None} for k, v in tally.items()}
+        image_changed, image_outside = metrics.over_redaction(changed, shot.image.boxes)
+        changed_outside += image_changed
+        outside += image_outside
+    leak = {k: {"leaked": v[0], "faces": v[1], "rate": v[0] / v[1] if v[1] else None} for k, v in tally.items()}
+    return {**leak, "over_redaction": changed_outside / outside}
+
+
+def cut_check(path: Path, shot_frames: int | None = None) -> dict:
+    """The frames veil takes for cuts (``veil.track.motion.frame_change`` on the reader's grey copies) and
+    the histogram distances it compares; ``shot_frames``: the clip cuts every that many frames."""
+    from veil.track.motion import frame_change, histogram_distance
+    from veil.video import MOTION_SIDE
+
+    cuts, within, across = [], [], []
+    previous = None
+    with av.open(str(path)) as container:
+        for index, frame in enumerate(container.decode(video=0)):
+            scale = min(1.0, MOTION_SIDE / max(frame.width, frame.height))
+            gray = frame.to_ndarray(width=max(2, round(frame.width * scale)), height=max(2, round(frame.height * scale)),
+                                    format="gray", interpolation="AREA")
+            if previous is not None:
+                if frame_change(previous, gray, scale)[1]:
+                    cuts.append(index)
+                if shot_frames:
+                    (across if index % shot_frames == 0 else within).append(histogram_distance(previous, gray))
+            previous = gray
+    out = {"cuts": cuts}
+    if shot_frames:
+        out.update(expected=list(range(shot_frames, index + 1, shot_frames)), max_distance_within_shots=max(within),
+                   min_distance_at_cuts=min(across))
+    return out
 
 
 def stream_checks(src: Path, out: Path) -> dict:
@@ -138,13 +195,13 @@ def stream_checks(src: Path, out: Path) -> dict:
     }
 
 
-def run_veil(src: Path, dst: Path) -> tuple[float, dict]:
+def run_veil(src: Path, dst: Path, **encoder) -> tuple[float, dict]:
     from veil.pipeline import Anonymizer
     from veil.video import anonymize_video
 
     anonymizer = Anonymizer()
     start = time.perf_counter()
-    record = anonymize_video(src, dst, anonymizer, progress=False)
+    record = anonymize_video(src, dst, anonymizer, progress=False, **encoder)
     return time.perf_counter() - start, record
 
 
@@ -181,22 +238,38 @@ def markdown(report: dict) -> str:
              "camera panning and zooming (faces always magnified vs the photo), stereo AAC; counted: WIDER hard-set "
              "faces with >= 50% of the box in frame. Leak criterion as in the photo benchmark, per face and frame.", ""]
     lines += ["| clip / tool | fps | " + " | ".join(f"leak {b}" for b in BAND_NAMES) +
-              " | leak all | faces >= 32 px leaked | longest leaked run (frames) | faces with a run >= 5 |",
-              "|---" * (len(BAND_NAMES) + 7) + "|"]
+              " | leak all | face-frames >= 32 px leaked | longest leaked run (frames) | faces with a run >= 5 | over-redaction |",
+              "|---" * (len(BAND_NAMES) + 8) + "|"]
     for name, res in report["leak"].items():
         leak = res["leak"]
         cells = [f"{100 * leak[b]['rate']:.1f}% ({leak[b]['leaked']}/{leak[b]['face_frames']})" if leak[b]["face_frames"] else "-"
                  for b in [*BAND_NAMES, "all"]]
-        lines.append(f"| {name} | {res.get('fps', 0):.2f} | " + " | ".join(cells) +
-                     f" | {leak['>=32']['leaked']} | {res['longest_leaked_run']} | {res['faces_with_run_ge_5']} of {res['faces']} |")
+        over = res.get("over_redaction")
+        over_cell = f"{100 * over['rate']:.1f}%" if over else "-"
+        fps = f"{res['fps']:.2f}" if "fps" in res else "-"
+        lines.append(f"| {name} | {fps} | " + " | ".join(cells) + f" | {leak['>=32']['leaked']} | {res['longest_leaked_run']}"
+                     f" | {res['faces_with_run_ge_5']} of {res['faces']} | {over_cell} |")
     photo = report["photo_leak"]
     lines += ["", "veil's photo leak on the same images (hard faces, photo heights): " +
               ", ".join(f"{b} {100 * photo[b]['rate']:.1f}% ({photo[b]['leaked']}/{photo[b]['faces']})"
-                        for b in [*BAND_NAMES, "all"] if photo[b]["faces"]), ""]
+                        for b in [*BAND_NAMES, "all"] if photo[b]["faces"]) +
+              f"; photo over-redaction {100 * photo['over_redaction']:.1f}%", ""]
+    same = {name: res["over_redaction"]["same_regions"] for name, res in report["leak"].items() if "over_redaction" in res}
+    if same:
+        lines += ["Lossless runs for over-redaction redacted the same regions as the default runs: " +
+                  ", ".join(f"{name} {value}" for name, value in same.items()), ""]
     lines += ["| stream check (veil output vs input) | " + " | ".join(report["checks"]) + " |",
               "|---" * (len(report["checks"]) + 1) + "|"]
     for key in ("frames", "timestamps_equal", "audio_packets", "audio_identical", "output_container_tags"):
         lines.append(f"| {key} | " + " | ".join(str(c[key]) for c in report["checks"].values()) + " |")
+    lines += ["", "| cuts found (no camera motion and grey histogram distance > 0.15) | frames | expected | "
+              "largest distance within a shot | smallest distance at a cut |", "|---|---|---|---|---|"]
+    for name, cut in report["cuts"].items():
+        known = "expected" in cut
+        lines.append(f"| {name} | {cut['cuts']} | {cut['expected'] if known else 'not annotated'} | "
+                     + (f"{cut['max_distance_within_shots']:.3f} | {cut['min_distance_at_cuts']:.3f} |" if known else "- | - |"))
+    if not report["throughput"]:
+        return "\n".join(lines)
     lines += ["", "| throughput (same run, wall time) | " + " | ".join(report["throughput"]) + " |",
               "|---" * (len(report["throughput"]) + 1) + "|"]
     tools = list(next(iter(report["throughput"].values())))
@@ -214,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/veil-video-bench"))
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--skip-deface", action="store_true", help="leave out deface (slow)")
+    parser.add_argument("--quick", action="store_true", help="only veil's leak and over-redaction (no deface, no throughput)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     command = shlex.join([os.path.relpath(sys.executable), *sys.argv]) if argv is None else shlex.join(argv)
@@ -223,9 +297,17 @@ def main(argv: list[str] | None = None) -> int:
     for height, clip in clips.items():
         truth = json.loads(clip.with_suffix(".json").read_text())
         output = args.work / f"{clip.stem}.veil.mp4"
-        seconds, _ = run_veil(clip, output)
-        report["leak"][f"{height}p veil"] = {**score_clip(clip, output, truth), "fps": len(truth["frames"]) / seconds}
+        seconds, record = run_veil(clip, output)
+        lossless = args.work / f"{clip.stem}.veil-lossless.mp4"
+        _, lossless_record = run_veil(clip, lossless, crf=0, preset="ultrafast")
+        same = [f["regions"] for f in record["frames"]] == [f["regions"] for f in lossless_record["frames"]]
+        report["leak"][f"{height}p veil"] = {**score_clip(clip, output, truth), "fps": len(truth["frames"]) / seconds,
+                                             "over_redaction": {**over_redaction(clip, lossless, truth), "same_regions": same}}
         report["checks"][f"{height}p clip"] = stream_checks(clip, output)
+    report["cuts"] = {f"{height}p clip": cut_check(clip, SHOT_FRAMES) for height, clip in clips.items()}
+    report["cuts"].update({path.name: cut_check(path) for path in sorted((args.data / "video_clips").glob("*.mp4"))})
+    if args.quick:
+        return finish(report, args, started)
     real = args.data / REAL_CLIP
     inputs = {"1080p clip": clips[1080], **({"real 1080p clip": real} if real.is_file() else {})}
     for name, src in inputs.items():
@@ -235,6 +317,10 @@ def main(argv: list[str] | None = None) -> int:
         deface_out = args.work / f"{clips[1080].stem}.deface.mp4"
         report["leak"]["1080p deface"] = {**score_clip(clips[1080], deface_out, truth),
                                           "fps": report["throughput"]["1080p clip"]["deface 1.5.0"]["fps"]}
+    return finish(report, args, started)
+
+
+def finish(report: dict, args: argparse.Namespace, started: float) -> int:
     report["photo_leak"] = photo_leak(args.data)
     report["run_seconds"] = time.perf_counter() - started
     report["load_end"] = ", ".join(f"{v:.1f}" for v in os.getloadavg())

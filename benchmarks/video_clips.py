@@ -8,7 +8,9 @@ image to another (pan and zoom, eased in and out) and renders it at 25 fps; the 
 magnified (the window is at most as wide as the image), so faces are at least as large as in the photo.
 The ground truth of each frame is the image's GT boxes mapped through the same transform. A stereo AAC
 tone track runs the whole length. Clips are written under ``--out`` (never into the repository) as
-``clip_<height>p.mp4`` and ``clip_<height>p.json`` (per frame: ``[face id, x1, y1, x2, y2]``).
+``clip_<height>p.mp4`` and ``clip_<height>p.json``: ``frames`` (per frame, the counted faces, ``[face id, x1,
+y1, x2, y2]``: hard-set faces with at least half of the box in frame) and ``annotated`` (per frame, every
+annotated face with any part in frame, ignored ones included, ``[x1, y1, x2, y2]``, for over-redaction).
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ def write_clip(shots: list[Shot], out: Path, height: int) -> Path:
     video.options = {"crf": "16", "preset": "veryfast"}
     audio = container.add_stream("aac", rate=SAMPLE_RATE, layout="stereo")
     truth: list[list[list[float]]] = []
+    annotated: list[list[list[float]]] = []
     index = 0
     for s, shot in enumerate(shots):
         image = cv2.cvtColor(cv2.imread(str(shot.image.path)), cv2.COLOR_BGR2RGB)
@@ -90,6 +93,7 @@ def write_clip(shots: list[Shot], out: Path, height: int) -> Path:
             matrix = np.array([[scale, 0, -x * scale], [0, scale, -y * scale]], np.float64)
             frame = cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
             truth.append(_frame_truth(shot.image.boxes, kept, matrix, width, height, s))
+            annotated.append(_annotated(shot.image.boxes, matrix, width, height))
             picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
             picture.pts = index
             picture.time_base = Fraction(1, FPS)
@@ -98,12 +102,13 @@ def write_clip(shots: list[Shot], out: Path, height: int) -> Path:
     container.mux(video.encode(None))
     _write_tone(container, audio, index / FPS)
     container.close()
-    out.with_suffix(".json").write_text(json.dumps({"fps": FPS, "width": width, "height": height, "frames": truth}))
+    out.with_suffix(".json").write_text(json.dumps({"fps": FPS, "width": width, "height": height, "frames": truth,
+                                                    "annotated": annotated}))
     return out
 
 
-def _frame_truth(boxes: np.ndarray, kept: np.ndarray, matrix: np.ndarray, width: int, height: int,
-                 shot: int) -> list[list[float]]:
+def _mapped(boxes: np.ndarray, matrix: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The boxes in frame pixels, clipped to the frame, and each one's whole and visible area."""
     scale, dx, dy = matrix[0, 0], matrix[0, 2], matrix[1, 2]
     mapped = boxes * scale + np.array([dx, dy, dx, dy])
     clipped = mapped.copy()
@@ -111,6 +116,17 @@ def _frame_truth(boxes: np.ndarray, kept: np.ndarray, matrix: np.ndarray, width:
     clipped[:, [1, 3]] = clipped[:, [1, 3]].clip(0, height)
     area = np.prod(mapped[:, 2:] - mapped[:, :2], axis=1)
     visible = np.prod(np.clip(clipped[:, 2:] - clipped[:, :2], 0, None), axis=1)
+    return clipped, area, visible
+
+
+def _annotated(boxes: np.ndarray, matrix: np.ndarray, width: int, height: int) -> list[list[float]]:
+    clipped, _, visible = _mapped(boxes, matrix, width, height)
+    return [[round(float(v), 2) for v in clipped[i]] for i in np.flatnonzero(visible > 0)]
+
+
+def _frame_truth(boxes: np.ndarray, kept: np.ndarray, matrix: np.ndarray, width: int, height: int,
+                 shot: int) -> list[list[float]]:
+    clipped, area, visible = _mapped(boxes, matrix, width, height)
     rows = []
     for i in np.flatnonzero(kept & (visible >= MIN_VISIBLE * np.maximum(area, 1e-6))):
         rows.append([shot * 10000 + int(i), *(round(float(v), 2) for v in clipped[i])])

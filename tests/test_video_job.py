@@ -185,3 +185,33 @@ def test_the_job_runs_onnxruntime_on_at_most_half_the_cores():
     assert detector.model.sha256 == anonymizer.model.sha256
     single = Anonymizer(threads=1)
     assert job_detector(single) is single.detector.detector
+
+
+def test_fine_frames_also_get_the_coarse_global_pass(tmp_path, monkeypatch):
+    """A face that the detector sees only on the frame shrunk to ``global_side`` (large, blurry or partly
+    hidden faces do this) is found on fine-pass frames, counts at the anonymizer's threshold (not the fast
+    pass's stricter one) and is redacted in every frame, with the fast passes off."""
+    frames, boxes = moving_head(FRAMES, 1280, 720, face_height=200)
+    src = write_clip(tmp_path / "in.mp4", frames)
+    anonymizer = Anonymizer()
+    detector_class = type(anonymizer.detector.detector)
+    sizes = []
+
+    def coarse_only(self, rgb, threshold):
+        height, width = rgb.shape[:2]
+        sizes.append((width, height))
+        if width > 640:
+            return Detections()
+        index = len([s for s in sizes if s[0] <= 640]) - 1  # fine frames 0, 8, 16 in order
+        face = np.asarray(boxes[index * 8], np.float32) * width / 1280
+        return Detections(face[None], [0.2])
+
+    monkeypatch.setattr(detector_class, "forward", coarse_only)
+    out = tmp_path / "out.mp4"
+    record = anonymize_video(src, out, anonymizer, schedule=SPARSE, progress=False, preset="ultrafast")
+    assert sorted(set(sizes)) == [(640, 360), (1280, 720)]
+    assert len(sizes) == 6  # two passes on each of the three fine frames, none on the others
+    before, after = decode(src), decode(out)
+    for index, box in enumerate(boxes):
+        assert face_detail_ratio(before[index], after[index], box) < 0.3, f"face visible in frame {index}"
+    assert record["frames"][8]["regions"][0]["source"] == "detector"

@@ -2,9 +2,11 @@
 
 Four threads run concurrently (PyAV, onnxruntime, OpenCV and libx264 release the GIL):
 
-- a reader decodes pictures, demuxes audio packets and measures the camera motion between frames;
-- a detector runs the face model on a schedule: a *fine* pass at native resolution every ``fine_every``
-  and a *fast* single pass on a smaller copy of the frames in between;
+- a reader decodes pictures, demuxes audio packets and measures the camera motion between frames (and
+  finds cuts);
+- a detector runs the face model on a schedule: a *fine* pass at native resolution (with the photo
+  path's coarse global pass) every ``fine_every`` and a *fast* single pass on a smaller copy of the frames
+  in between;
 - the calling thread associates detections into tracks, waits until a frame's look-ahead window has
   been detected, carries tracked faces into it (forwards, backwards, interpolated; see
   :mod:`veil.track.carry`) and redacts it;
@@ -33,6 +35,7 @@ from scipy.sparse.csgraph import connected_components
 from tqdm import tqdm
 
 from veil.detect import Detector, create_detector
+from veil.detect.multiscale import merge_passes
 from veil.detections import Detections
 from veil.errors import OutputError
 from veil.media.atomic import atomic_output
@@ -40,9 +43,10 @@ from veil.media.video import SourceFrame, VideoSink, VideoSource
 from veil.models import sha256_file
 from veil.pipeline import Anonymizer
 from veil.redact import Blur, Redactor, Region
+from veil.redact.modes import gaussian_crop
 from veil.redact.regions import grow, pixel_bounds, shape_mask
 from veil.track import CarryPolicy, TemporalCarry
-from veil.track.motion import IDENTITY, estimate_motion
+from veil.track.motion import IDENTITY, frame_change
 
 MOTION_SIDE = 480  # long side of the grey copies camera motion is measured on
 QUEUE_DEPTH = 16  # decoded frames waiting for detection, and redacted frames waiting for the encoder (deep
@@ -57,13 +61,18 @@ class Schedule:
     """Which frames get which detector pass, and how far faces are carried between them.
 
     A *fine* pass (one forward pass of the detector on the frame at up to ``fine_side`` pixels on its
-    long side, i.e. native resolution for 1080p) runs every ``fine_every`` frames; a *fast* pass (the
-    same on a copy whose long side is ``fast_side``; 0 turns it off) every ``fast_every``-th frame in
-    between. A fast-pass detection scoring under ``fast_threshold`` is kept only where it continues a
-    track (on a small copy the detector's weak responses are mostly texture). Small faces are found by the fine passes and interpolated
-    between them; fast-moving large ones are also caught by the fast passes. Faces are carried ``carry`` frames backwards and forwards
-    and interpolated across gaps of up to ``carry`` frames; ``carry`` defaults to ``fine_every``, so a
-    face first found by a fine pass is also redacted back to the fine-pass frame before it.
+    long side, i.e. native resolution for 1080p) runs every ``fine_every`` frames, together with the
+    photo path's *global* pass (the same on a copy whose long side is ``global_side``; 0 turns it off),
+    which finds large, blurry or partly hidden faces that the detector sees whole only at a coarser
+    scale; both count at the anonymizer's threshold and are merged by non-maximum suppression (IoU 0.4,
+    as in the photo path). A *fast* pass (on a copy whose long side is ``fast_side``; 0 turns it off)
+    runs every ``fast_every``-th frame in between. A fast-pass detection scoring under
+    ``fast_threshold`` is kept only where it continues a track (on a small copy the detector's weak
+    responses are mostly texture). Small faces are found by the fine passes and interpolated between
+    them; fast-moving large ones are also caught by the fast passes. Faces are carried ``carry`` frames
+    backwards and forwards and interpolated across gaps of up to ``carry`` frames; ``carry`` defaults to
+    ``fine_every``, so a face first found by a fine pass is also redacted back to the fine-pass frame
+    before it.
 
     Before redaction (and the anonymizer's ``mask_scale``) boxes are widened about their centres:
     detector boxes by ``detected_margin`` (a single pass at one scale, on a compressed frame, places a
@@ -77,13 +86,14 @@ class Schedule:
     fast_every: int = 2
     fast_side: int = 640
     fast_threshold: float = 0.3
+    global_side: int = 640
     carry: int | None = None
     growth: float = 0.03
     detected_margin: float = 1.1
     carried_margin: float = 1.3
 
     def __post_init__(self) -> None:
-        if self.fine_every < 1 or self.fast_every < 1 or self.fine_side < 32 or self.fast_side < 0:
+        if self.fine_every < 1 or self.fast_every < 1 or self.fine_side < 32 or min(self.fast_side, self.global_side) < 0:
             raise ValueError(f"invalid detection schedule: {self}")
         if self.detected_margin < 1.0 or self.carried_margin < 1.0:
             raise ValueError(f"margins must be >= 1 (a smaller box would leave face pixels): {self}")
@@ -170,8 +180,8 @@ class _Job:
         try:
             reader.start()
             detector.start()
-            for item, motion in _drain(decoded, reader):
-                self.carry.moved(item.index, motion)
+            for item, motion, cut in _drain(decoded, reader):
+                self.carry.moved(item.index, motion, cut=cut)
                 if sink is None:  # opened here, not in the writer, so the temporary file is ours alone
                     sink = VideoSink(self.temporary, self.source, item.frame, **self.encoder_settings)
                     self.pix_fmt = sink.pix_fmt
@@ -207,9 +217,9 @@ class _Job:
             scale = min(1.0, MOTION_SIDE / max(frame.width, frame.height))
             gray = frame.to_ndarray(width=max(2, round(frame.width * scale)), height=max(2, round(frame.height * scale)),
                                     format="gray", interpolation="AREA")
-            motion = IDENTITY if previous is None else estimate_motion(previous, gray, scale)
+            change = (IDENTITY, False) if previous is None else frame_change(previous, gray, scale)
             previous = gray
-            if not self._offer(out, (item, motion)):
+            if not self._offer(out, (item, *change)):
                 return
         self._offer(out, _END)
 
@@ -225,8 +235,17 @@ class _Job:
 
     # -- detector thread
     def _detect(self, frame: av.VideoFrame, kind: str) -> Detections:
+        schedule = self.schedule
+        if kind == "fast":
+            return self._pass(frame, schedule.fast_side)
+        found = self._pass(frame, schedule.fine_side)
+        if 0 < schedule.global_side < min(schedule.fine_side, max(frame.width, frame.height)):
+            found = merge_passes([found, self._pass(frame, schedule.global_side)])
+        return found
+
+    def _pass(self, frame: av.VideoFrame, side: int) -> Detections:
+        """One detector pass on the frame shrunk to at most ``side`` pixels on its long side, in frame pixels."""
         width, height = frame.width, frame.height
-        side = self.schedule.fine_side if kind == "fine" else self.schedule.fast_side
         scale = min(1.0, side / max(width, height))
         small_w, small_h = max(2, round(width * scale)), max(2, round(height * scale))
         rgb = frame.to_ndarray(width=small_w, height=small_h, format="rgb24", interpolation="AREA")
@@ -403,7 +422,8 @@ def _redact_planes(redactor: Redactor, frame: av.VideoFrame, boxes: Detections,
             for index, samples in enumerate(planes):
                 step = 1 if index == 0 else factor
                 bounds = (int(gx1) // step, int(gy1) // step, -(-int(gx2) // step), -(-int(gy2) // step))
-                replacement = _gaussian(samples, bounds, max(blur.min_sigma, sigma / step))
+                # 2 samples per sigma: cheaper than the photo path's 4, and a crowd of faces has many
+                replacement = gaussian_crop(samples, bounds, max(blur.min_sigma, sigma / step), samples_per_sigma=2)
                 for k in chosen:
                     x1, y1 = crops[k][0] // step, crops[k][1] // step
                     mask = masks[k] if step == 1 else _any_in_blocks(masks[k], step)
@@ -411,29 +431,6 @@ def _redact_planes(redactor: Redactor, frame: av.VideoFrame, boxes: Detections,
                     ox, oy = x1 - bounds[0], y1 - bounds[1]
                     samples[y1 : y1 + h, x1 : x1 + w][mask] = replacement[oy : oy + h, ox : ox + w][mask]
     return frame, regions
-
-
-def _gaussian(samples: np.ndarray, bounds: tuple[int, int, int, int], sigma: float) -> np.ndarray:
-    """``samples[bounds]`` blurred with a Gaussian of ``sigma``, computed with 3 sigma of context.
-
-    As :class:`veil.redact.Blur` does, a wide Gaussian is computed on a shrunk copy and scaled back,
-    here down to about 2 samples of sigma on the small copy (a Gaussian that wide has no detail finer
-    than that to lose), which keeps a crowd of faces cheap.
-    """
-    x1, y1, x2, y2 = bounds
-    height, width = samples.shape
-    pad = math.ceil(3 * sigma)
-    ox1, oy1, ox2, oy2 = max(0, x1 - pad), max(0, y1 - pad), min(width, x2 + pad), min(height, y2 + pad)
-    context = samples[oy1:oy2, ox1:ox2]
-    shrink = sigma / 2
-    if shrink > 1.25:
-        size = (max(1, round(context.shape[1] / shrink)), max(1, round(context.shape[0] / shrink)))
-        small = cv2.resize(context, size, interpolation=cv2.INTER_AREA)
-        small = cv2.GaussianBlur(small, (0, 0), sigmaX=sigma / shrink, borderType=cv2.BORDER_REPLICATE)
-        blurred = cv2.resize(small, (context.shape[1], context.shape[0]), interpolation=cv2.INTER_LINEAR)
-    else:
-        blurred = cv2.GaussianBlur(context, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REPLICATE)
-    return blurred[y1 - oy1 : y2 - oy1, x1 - ox1 : x2 - ox1]
 
 
 def _blur_groups(crops: np.ndarray, pad: int) -> list[np.ndarray]:

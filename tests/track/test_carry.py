@@ -8,7 +8,7 @@ import pytest
 
 from veil.detections import Detections
 from veil.track import Associator, CarryPolicy, TemporalCarry
-from veil.track.motion import IDENTITY, estimate_motion, warp_box
+from veil.track.motion import IDENTITY, estimate_motion, frame_change, warp_box
 
 
 def dets(*boxes, score=0.9) -> Detections:
@@ -101,7 +101,39 @@ def test_estimate_motion_recovers_a_pan_and_zoom():
     found = estimate_motion(texture[::2, ::2].copy(), moved[::2, ::2].copy(), scale=0.5)
     np.testing.assert_allclose(found[:2], truth, atol=0.6)
     np.testing.assert_allclose(warp_box(np.array([100, 100, 140, 160]), found), [93, 112, 135, 175], atol=1.5)
-    assert (estimate_motion(np.zeros((50, 50), np.uint8), np.zeros((50, 50), np.uint8)) == IDENTITY).all()
+    assert estimate_motion(np.zeros((50, 50), np.uint8), np.zeros((50, 50), np.uint8)) is None
+
+
+def test_a_cut_is_told_from_camera_motion_and_from_a_blank_frame():
+    rng = np.random.default_rng(0)
+    texture = cv2.resize(rng.integers(0, 255, (60, 80), dtype=np.uint8), (320, 240), interpolation=cv2.INTER_CUBIC)
+    panned = np.roll(texture, 6, axis=1)
+    other = cv2.resize(rng.integers(0, 120, (30, 40), dtype=np.uint8), (320, 240), interpolation=cv2.INTER_CUBIC)
+    motion, cut = frame_change(texture, panned)
+    assert not cut and motion[0, 2] == pytest.approx(6, abs=0.5)
+    motion, cut = frame_change(texture, other)
+    assert cut and (motion == IDENTITY).all()
+    blank = np.zeros((240, 320), np.uint8)
+    assert frame_change(blank, blank)[1] is False  # no motion found, but the same picture: one shot
+
+
+def test_nothing_is_carried_across_a_cut():
+    """A face first found just after a cut is not carried back into the previous shot, one last seen just
+    before it is not carried into the next, and a detection after the cut starts a new track."""
+    carry = TemporalCarry(CarryPolicy(lookahead=4, coast=4, max_gap=4, growth=0.0))
+    for index in range(16):
+        carry.moved(index, IDENTITY, cut=index == 8)
+        found = Detections()
+        if index in (4, 6):
+            found = dets([100, 100, 140, 150])
+        elif index in (9, 10):
+            found = dets([104, 100, 144, 150])  # where the old track would continue
+        carry.observe(index, found)
+    boxes = {i: carry.resolve(i) for i in range(16)}
+    assert [i for i, b in boxes.items() if len(b)] == list(range(0, 15))
+    assert [b.sources.tolist() for b in (boxes[7], boxes[8])] == [["track"], ["track"]]
+    assert boxes[7].boxes[0][0] == 100 and boxes[8].boxes[0][0] == 104  # each from its own shot
+    assert boxes[11].boxes[0][0] == 104  # coasted within the new shot
 
 
 def test_interpolation_follows_a_zoom_that_is_not_uniform_between_detections():

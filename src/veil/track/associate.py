@@ -58,6 +58,10 @@ class Associator:
         self.live: list[Track] = []
         self._next_id = 0
 
+    def end_all(self) -> None:
+        """Close every live track (at a cut: no detection after it continues one from before)."""
+        self.live = []
+
     def update(self, index: int, detections: Detections, weak: np.ndarray | None = None,
                where: Callable[[Track], np.ndarray] | None = None) -> list[Track | None]:
         """The track of each detection, in order; tracks not seen for ``max_gap`` frames are closed.

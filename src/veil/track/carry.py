@@ -11,6 +11,10 @@ frame up to ``i + lookahead + max_gap`` has been observed. Then, per track:
   face's own motion between its nearest detections, and grown by ``growth`` of its size per frame of distance (source
   ``"track"``), because a detector usually finds a face a few frames after it became recognisable and
   loses it a few frames before it stops being so.
+
+Nothing is carried across a cut (a change of shot, :func:`veil.track.motion.frame_change`): a track ends
+at a cut, and its boxes are not carried into the frames of another shot, where they would only blur
+the wrong place.
 """
 
 from __future__ import annotations
@@ -49,14 +53,23 @@ class TemporalCarry:
         self._tracks: dict[int, Track] = {}
         self._direct: dict[int, Detections] = {}
         self._motion: dict[int, np.ndarray] = {}  # frame -> 3x3 map from the previous frame's pixels
+        self._cuts: list[int] = []  # frames that start a new shot, in order
         self.observed = -1  # the last detection frame fed in
         # A frame can use detections this far ahead: a face found ``lookahead`` frames later, and the
         # motion of that face measured over up to ``max_gap`` frames beyond it.
         self._window = self.policy.lookahead + self.policy.max_gap
 
-    def moved(self, index: int, matrix: np.ndarray) -> None:
-        """The camera motion from frame ``index - 1`` to frame ``index``."""
+    def moved(self, index: int, matrix: np.ndarray, cut: bool = False) -> None:
+        """The camera motion from frame ``index - 1`` to frame ``index``; ``cut``: frame ``index`` starts a
+        new shot."""
         self._motion[index] = matrix
+        if cut:
+            self._cuts.append(index)
+
+    def _same_shot(self, a: int, b: int) -> bool:
+        """Whether no cut lies between frames ``a`` and ``b``."""
+        low, high = min(a, b), max(a, b)
+        return bisect.bisect_right(self._cuts, low) == bisect.bisect_right(self._cuts, high)
 
     def transform(self, source: int, target: int) -> np.ndarray:
         """3x3 map of pixel coordinates from frame ``source`` to frame ``target`` (identity where unknown)."""
@@ -73,6 +86,8 @@ class TemporalCarry:
         """
         if index <= self.observed:
             raise ValueError(f"detection frames must increase: {index} after {self.observed}")
+        if not self._same_shot(self.observed, index):
+            self._associator.end_all()  # a face of the previous shot continues no track
         tracks = self._associator.update(index, detections, detections.scores < weak_below,
                                          lambda t: warp_box(t.boxes[-1], self.transform(t.last, index)))
         for track in tracks:
@@ -97,7 +112,8 @@ class TemporalCarry:
             if index - track.last > horizon:  # no later detection can join it, nothing left to carry
                 del self._tracks[track_id]
                 continue
-            carried.extend(self._carry(track, index))
+            if self._same_shot(track.first, index):  # a track lies within one shot
+                carried.extend(self._carry(track, index))
         if not carried:
             return direct
         return Detections.merge([direct, _unduplicated(carried, direct)])

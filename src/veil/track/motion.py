@@ -3,7 +3,12 @@
 Faces found only every few frames must be linked and carried across those frames; when the camera
 pans or zooms, a box held in place is in the wrong spot after a few frames. The estimate is the
 global 2D similarity (scale, rotation, shift) most corners in the picture agree on; where none is
-clear (a cut, a blank frame) it is the identity, i.e. boxes are held.
+clear (a cut, a blank frame) there is none, and boxes are held.
+
+A *cut* (a hard change of shot) is where no motion is found and the picture's brightness distribution
+changes abruptly as well; faces are not carried across it (a box of the previous shot is in the wrong
+place in the next one). Both tests must agree, so a blank, blurred or flashing frame in one shot is not
+taken for a cut.
 """
 
 from __future__ import annotations
@@ -14,26 +19,49 @@ import numpy as np
 IDENTITY = np.eye(3, dtype=np.float64)
 MAX_CORNERS = 300
 MIN_INLIERS = 12
+CUT_DISTANCE = 0.15  # Bhattacharyya distance of 32-bin grey histograms (benchmarks/video.py reports it within
+# shots and at cuts of its clips)
 
 
-def estimate_motion(previous: np.ndarray, current: np.ndarray, scale: float = 1.0) -> np.ndarray:
-    """3x3 matrix taking pixel coordinates of the previous frame to the current one.
+def estimate_motion(previous: np.ndarray, current: np.ndarray, scale: float = 1.0) -> np.ndarray | None:
+    """3x3 matrix taking pixel coordinates of the previous frame to the current one, or None when the
+    pictures agree on no motion.
 
     ``previous`` and ``current`` are grey copies of the frames shrunk by ``scale``; the result is in
     full-frame pixels.
     """
     corners = cv2.goodFeaturesToTrack(previous, MAX_CORNERS, qualityLevel=0.01, minDistance=8, blockSize=7)
     if corners is None or len(corners) < MIN_INLIERS:
-        return IDENTITY
+        return None
     moved, status, _ = cv2.calcOpticalFlowPyrLK(previous, current, corners, None, winSize=(21, 21), maxLevel=3)
     ok = status.reshape(-1) == 1
     if ok.sum() < MIN_INLIERS:
-        return IDENTITY
+        return None
     matrix, inliers = cv2.estimateAffinePartial2D(corners[ok], moved[ok], method=cv2.RANSAC, ransacReprojThreshold=2.0)
     if matrix is None or inliers.sum() < MIN_INLIERS:
-        return IDENTITY
+        return None
     matrix[:, 2] /= scale
     return np.vstack([matrix, [0.0, 0.0, 1.0]])
+
+
+def frame_change(previous: np.ndarray, current: np.ndarray, scale: float = 1.0) -> tuple[np.ndarray, bool]:
+    """The camera motion from ``previous`` to ``current`` (as :func:`estimate_motion`; the identity where
+    none is found) and whether a cut lies between them (no motion found, and :func:`is_cut`)."""
+    motion = estimate_motion(previous, current, scale)
+    if motion is not None:
+        return motion, False
+    return IDENTITY, is_cut(previous, current)
+
+
+def is_cut(previous: np.ndarray, current: np.ndarray) -> bool:
+    """Whether the grey pictures' brightness distributions differ as across a change of shot."""
+    return histogram_distance(previous, current) > CUT_DISTANCE
+
+
+def histogram_distance(previous: np.ndarray, current: np.ndarray) -> float:
+    """Bhattacharyya distance (0 same, 1 disjoint) of the 32-bin histograms of two grey pictures."""
+    histograms = [cv2.calcHist([image], [0], None, [32], [0, 256]) for image in (previous, current)]
+    return float(cv2.compareHist(*histograms, cv2.HISTCMP_BHATTACHARYYA))
 
 
 def warp_box(box: np.ndarray, matrix: np.ndarray) -> np.ndarray:
