@@ -41,12 +41,18 @@ def test_weak_detections_only_continue_tracks():
     assert len(frame1) == 1 and frame1.boxes[0][0] == 12  # the weak box far from any track is dropped
 
 
-def test_interpolation_between_detections():
-    carry = TemporalCarry(CarryPolicy(lookahead=4, coast=0, max_gap=4, growth=0.0))
-    carry.observe(0, dets([0, 0, 40, 40]))
-    carry.observe(4, dets([8, 0, 48, 40]))
+def detected_at_0_and_4(first, second, growth: float) -> TemporalCarry:
+    """A carry with one face detected in frames 0 and 4 and nothing else observed up to frame 10."""
+    carry = TemporalCarry(CarryPolicy(lookahead=4, coast=0, max_gap=4, growth=growth))
+    carry.observe(0, dets(first))
+    carry.observe(4, dets(second))
     for index in range(5, 11):
         carry.observe(index, Detections())
+    return carry
+
+
+def test_interpolation_between_detections():
+    carry = detected_at_0_and_4([0, 0, 40, 40], [8, 0, 48, 40], growth=0.0)
     assert carry.settled(2) and not carry.settled(3)  # look-ahead 4 plus a velocity baseline of 4
     found = [carry.resolve(i) for i in range(5)]
     assert [f.sources.tolist() for f in found] == [["detector"]] + [["interpolation"]] * 3 + [["detector"]]
@@ -157,11 +163,7 @@ def test_interpolation_follows_a_zoom_that_is_not_uniform_between_detections():
 
 
 def test_interpolated_boxes_grow_with_the_distance_to_the_nearer_detection():
-    carry = TemporalCarry(CarryPolicy(lookahead=4, coast=0, max_gap=4, growth=0.1))
-    carry.observe(0, dets([0, 0, 40, 40]))
-    carry.observe(4, dets([0, 0, 40, 40]))
-    for index in range(5, 11):
-        carry.observe(index, Detections())
+    carry = detected_at_0_and_4([0, 0, 40, 40], [0, 0, 40, 40], growth=0.1)
     widths = [carry.resolve(i).widths[0] for i in range(5)]
     assert widths[0] == widths[4] == 40
     assert 40 < widths[1] == widths[3] < widths[2]

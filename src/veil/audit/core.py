@@ -17,6 +17,7 @@ from veil.audit.manifest import Manifest, ManifestRecord, parse_record
 from veil.audit.reid import MATCH_DISTANCE, Embedder, Gallery, build_gallery, distances
 from veil.audit.report import AttackResult, AuditReport, FileReport, ResidualFinding
 from veil.audit.residual import DEFAULT_COVERAGE, DEFAULT_THRESHOLD, Redacted, ResidualScanner, coverage
+from veil.detections import box_iou
 from veil.errors import InvalidInputError, VeilError
 from veil.models import ModelSpec, sha256_file
 
@@ -214,7 +215,7 @@ class _Auditor:
             boxes += [_shrunk(region, scale) for region in regions.boxes]
             kinds += ["region"] * len(regions)
         for box in seen:
-            if not boxes or _iou(box, np.asarray(boxes)).max() < SAME_FACE_IOU:
+            if not boxes or box_iou(np.asarray(box)[None], np.asarray(boxes)).max() < SAME_FACE_IOU:
                 boxes.append(box)
                 kinds.append("visible")
         return np.asarray(boxes, np.float32).reshape(-1, 4), kinds
@@ -275,16 +276,6 @@ def _shrunk(region: np.ndarray, scale: float) -> np.ndarray:
     cx, cy = (region[0] + region[2]) / 2, (region[1] + region[3]) / 2
     hw, hh = (region[2] - region[0]) / (2 * scale), (region[3] - region[1]) / (2 * scale)
     return np.array([cx - hw, cy - hh, cx + hw, cy + hh], np.float32)
-
-
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    x1 = np.maximum(box[0], boxes[:, 0])
-    y1 = np.maximum(box[1], boxes[:, 1])
-    x2 = np.minimum(box[2], boxes[:, 2])
-    y2 = np.minimum(box[3], boxes[:, 3])
-    inter = (x2 - x1).clip(0) * (y2 - y1).clip(0)
-    area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])  # noqa: E731
-    return inter / np.maximum(area(box) + area(boxes) - inter, 1e-6)
 
 
 def _rounded(box) -> list[float]:

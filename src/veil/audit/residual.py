@@ -18,7 +18,7 @@ import numpy as np
 from veil.detect import Detector, create_detector
 from veil.detect.centerface import nms
 from veil.detect.multiscale import MERGE_IOU, MultiScaleDetector, ScalePlan
-from veil.detections import Detections
+from veil.detections import Detections, box_iou
 
 MODEL_NAME = "retinaface"
 # Chosen on veil's own output of the WIDER subset (benchmarks/audit_residual.py, docs/benchmarks.md):
@@ -196,7 +196,7 @@ def rescore(detector: Detector, rgb: np.ndarray, box: np.ndarray, redacted: Reda
         expected = turn_boxes(expected, turns, size[1], size[0])
         crop = np.rot90(crop, turns)
     found = detector.forward(np.ascontiguousarray(crop), _RESCORE_FLOOR)
-    same = _iou(found.boxes, expected[0]) >= 0.3
+    same = box_iou(found.boxes, expected)[:, 0] >= 0.3
     return float(found.scores[same].max()) if same.any() else 0.0
 
 
@@ -208,17 +208,6 @@ def turn_boxes(boxes: np.ndarray, turns: int, height: int, width: int) -> np.nda
         b = np.stack([b[:, 1], width - b[:, 2], b[:, 3], width - b[:, 0]], axis=1)
         height, width = width, height
     return b
-
-
-def _iou(boxes: np.ndarray, box: np.ndarray) -> np.ndarray:
-    """IoU of each of ``boxes`` (N, 4) with ``box`` (4,)."""
-    x1 = np.maximum(boxes[:, 0], box[0])
-    y1 = np.maximum(boxes[:, 1], box[1])
-    x2 = np.minimum(boxes[:, 2], box[2])
-    y2 = np.minimum(boxes[:, 3], box[3])
-    inter = (x2 - x1).clip(0) * (y2 - y1).clip(0)
-    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return inter / np.maximum(area + (box[2] - box[0]) * (box[3] - box[1]) - inter, 1e-6)
 
 
 # The identifying part of a detector face box (forehead to chin): eyes, nose and mouth.

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from veil.detections import Detections
+from veil.detections import Detections, box_iou
 
 
 @dataclass
@@ -96,13 +96,7 @@ class Associator:
 
 def buffered_iou(a: np.ndarray, b: np.ndarray, buffer: float) -> np.ndarray:
     """(N, M) IoU of xyxy boxes after growing each by ``buffer`` times its width/height per side."""
-    a, b = _grow(np.asarray(a, np.float32), buffer), _grow(np.asarray(b, np.float32), buffer)
-    iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
-    ih = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-6)
+    return box_iou(_grow(np.asarray(a, np.float32), buffer), _grow(np.asarray(b, np.float32), buffer))
 
 
 def _grow(boxes: np.ndarray, buffer: float) -> np.ndarray:
