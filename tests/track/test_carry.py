@@ -81,6 +81,19 @@ def test_carried_boxes_follow_the_camera():
     np.testing.assert_allclose(boxes[6].boxes[0], [180, 100, 220, 150])
 
 
+def test_a_face_still_in_a_panning_scene_coasts_with_the_camera_only():
+    """The face's own velocity is measured with the camera motion removed, also when the earlier detection
+    it is measured against lies farther back than the coast (the motion of those frames is kept)."""
+    carry = TemporalCarry(CarryPolicy(lookahead=4, coast=4, max_gap=4, growth=0.0))
+    pan = np.array([[1, 0, -10], [0, 1, 0], [0, 0, 1]], np.float64)
+    for index in range(16):
+        carry.moved(index, pan if index else IDENTITY)
+        box = [300 - 10 * index, 100, 340 - 10 * index, 150]  # still in the scene: moves with the camera
+        carry.observe(index, dets(box) if index in (4, 8) else Detections())
+    boxes = {i: carry.resolve(i) for i in range(16)}
+    np.testing.assert_allclose(boxes[12].boxes[0], [180, 100, 220, 150])
+
+
 def test_duplicate_carried_boxes_are_merged():
     carry = TemporalCarry(CarryPolicy(lookahead=2, coast=2, max_gap=1, growth=0.0))
     carry.observe(0, dets([10, 10, 50, 60]))

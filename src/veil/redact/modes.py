@@ -39,24 +39,48 @@ class Blur:
 def gaussian_crop(image: np.ndarray, crop: tuple[int, int, int, int], sigma: float, samples_per_sigma: float) -> np.ndarray:
     """``image[crop]`` blurred with a Gaussian of ``sigma``, computed with 3 sigma of context around it.
 
-    A wide Gaussian is computed on a copy of the context shrunk to ``samples_per_sigma`` pixels per
-    sigma and scaled back: a Gaussian that wide leaves no detail finer than that, and the cost falls
-    with the square of the shrink.
+    A wide Gaussian is computed on a copy of the context shrunk by a whole factor (at least
+    ``samples_per_sigma`` pixels per sigma remain) and scaled back: a Gaussian that wide leaves no
+    detail finer than that, and the cost falls with the square of the shrink. The factor is whole and
+    the context trimmed to a multiple of it (on the side away from the crop, inside the 3 sigma) because
+    OpenCV's area shrink is several times faster for whole factors; only the crop is scaled back.
     """
     x1, y1, x2, y2 = crop
     height, width = image.shape[:2]
     pad = math.ceil(3 * sigma)
-    ox1, oy1, ox2, oy2 = max(0, x1 - pad), max(0, y1 - pad), min(width, x2 + pad), min(height, y2 + pad)
+    shrink = int(sigma // samples_per_sigma)
+    if shrink < 2:
+        ox1, oy1 = max(0, x1 - pad), max(0, y1 - pad)
+        context = image[oy1 : min(height, y2 + pad), ox1 : min(width, x2 + pad)]
+        return gaussian(context, sigma)[y1 - oy1 : y2 - oy1, x1 - ox1 : x2 - ox1]
+    ox1, ox2 = _whole_span(max(0, x1 - pad), min(width, x2 + pad), x1, x2, shrink)
+    oy1, oy2 = _whole_span(max(0, y1 - pad), min(height, y2 + pad), y1, y2, shrink)
     context = image[oy1:oy2, ox1:ox2]
-    shrink = sigma / samples_per_sigma
-    if shrink > 1.25:
-        small = cv2.resize(context, (max(1, round(context.shape[1] / shrink)), max(1, round(context.shape[0] / shrink))),
-                           interpolation=cv2.INTER_AREA)
-        blurred = cv2.resize(gaussian(small, sigma / shrink), (context.shape[1], context.shape[0]),
-                             interpolation=cv2.INTER_LINEAR)
-    else:
-        blurred = gaussian(context, sigma)
-    return blurred[y1 - oy1 : y2 - oy1, x1 - ox1 : x2 - ox1]
+    small = cv2.resize(context, (max(1, round((ox2 - ox1) / shrink)), max(1, round((oy2 - oy1) / shrink))),
+                       interpolation=cv2.INTER_AREA)
+    small = gaussian(small, sigma / shrink)
+    # Scale back only the small pixels the crop needs, plus one on each side for the interpolation: with a
+    # whole factor this gives the same pixels as scaling back the whole context.
+    sx1, sy1 = max(0, (x1 - ox1) // shrink - 1), max(0, (y1 - oy1) // shrink - 1)
+    sx2 = min(small.shape[1], -(-(x2 - ox1) // shrink) + 1)
+    sy2 = min(small.shape[0], -(-(y2 - oy1) // shrink) + 1)
+    if (ox2 - ox1) % shrink or (oy2 - oy1) % shrink:  # no whole factor fits (the crop spans the image)
+        back = cv2.resize(small, (ox2 - ox1, oy2 - oy1), interpolation=cv2.INTER_LINEAR)
+        return back[y1 - oy1 : y2 - oy1, x1 - ox1 : x2 - ox1]
+    back = cv2.resize(small[sy1:sy2, sx1:sx2], ((sx2 - sx1) * shrink, (sy2 - sy1) * shrink), interpolation=cv2.INTER_LINEAR)
+    top, left = y1 - oy1 - sy1 * shrink, x1 - ox1 - sx1 * shrink
+    return back[top : top + y2 - y1, left : left + x2 - x1]
+
+
+def _whole_span(start: int, stop: int, inner_start: int, inner_stop: int, factor: int) -> tuple[int, int]:
+    """``start:stop`` shortened to a multiple of ``factor`` on a side where that keeps ``inner_start:inner_stop``
+    inside it; unchanged if neither side can give up the pixels."""
+    extra = (stop - start) % factor
+    if stop - extra >= inner_stop:
+        return start, stop - extra
+    if start + extra <= inner_start:
+        return start + extra, stop
+    return start, stop
 
 
 def gaussian(image: np.ndarray, sigma: float) -> np.ndarray:

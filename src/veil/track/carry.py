@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from veil.detections import Detections
-from veil.track.associate import Associator, Track, buffered_iou
+from veil.detections import Detections, box_iou
+from veil.track.associate import Associator, Track
 from veil.track.motion import IDENTITY, warp_box
 
 DUPLICATE_IOU = 0.5  # a carried box this close to another box of the same frame is the same face
@@ -54,6 +54,7 @@ class TemporalCarry:
         self._direct: dict[int, Detections] = {}
         self._motion: dict[int, np.ndarray] = {}  # frame -> 3x3 map from the previous frame's pixels
         self._cuts: list[int] = []  # frames that start a new shot, in order
+        self._transforms: dict[tuple[int, int], np.ndarray] = {}  # memo of transform(); a crowd has hundreds of tracks
         self.observed = -1  # the last detection frame fed in
         # A frame can use detections this far ahead: a face found ``lookahead`` frames later, and the
         # motion of that face measured over up to ``max_gap`` frames beyond it.
@@ -63,6 +64,7 @@ class TemporalCarry:
         """The camera motion from frame ``index - 1`` to frame ``index``; ``cut``: frame ``index`` starts a
         new shot."""
         self._motion[index] = matrix
+        self._transforms.clear()
         if cut:
             self._cuts.append(index)
 
@@ -73,10 +75,15 @@ class TemporalCarry:
 
     def transform(self, source: int, target: int) -> np.ndarray:
         """3x3 map of pixel coordinates from frame ``source`` to frame ``target`` (identity where unknown)."""
+        known = self._transforms.get((source, target))
+        if known is not None:
+            return known
         matrix = IDENTITY
         for index in range(min(source, target) + 1, max(source, target) + 1):
             matrix = self._motion.get(index, IDENTITY) @ matrix
-        return matrix if target >= source else np.linalg.inv(matrix)
+        matrix = matrix if target >= source else np.linalg.inv(matrix)
+        self._transforms[(source, target)] = matrix
+        return matrix
 
     def observe(self, index: int, detections: Detections, weak_below: float = 0.0) -> None:
         """The detector's result on frame ``index`` (frames must come in increasing order).
@@ -105,7 +112,8 @@ class TemporalCarry:
         (or at the end of the input)."""
         direct = self._direct.pop(index, Detections())
         horizon = max(self.policy.coast, self.policy.max_gap)
-        for old in [k for k in self._motion if k < index - horizon]:
+        # A carried box's velocity is measured up to max_gap frames before a detection up to coast frames back.
+        for old in [k for k in self._motion if k < index - self.policy.coast - self.policy.max_gap]:
             del self._motion[old]
         carried: list[tuple[np.ndarray, float, str]] = []
         for track_id, track in list(self._tracks.items()):
@@ -180,14 +188,13 @@ def _unduplicated(carried: list[tuple[np.ndarray, float, str]], direct: Detectio
     (two tracks of one face, e.g. after a missed association)."""
     order = sorted(range(len(carried)), key=lambda i: -carried[i][1])
     boxes = np.stack([carried[i][0] for i in order])
-    kept: list[int] = []
-    taken = direct.boxes
-    for k, i in enumerate(order):
-        if len(taken) and buffered_iou(boxes[k : k + 1], taken, 0.0).max() >= DUPLICATE_IOU:
-            continue
-        kept.append(i)
-        taken = np.concatenate([taken, boxes[k : k + 1]])
-    if not kept:
+    repeats = box_iou(boxes, direct.boxes).max(axis=1, initial=0.0) >= DUPLICATE_IOU
+    overlapping = box_iou(boxes, boxes) >= DUPLICATE_IOU
+    kept = np.zeros(len(order), bool)
+    for k in range(len(order)):
+        kept[k] = not repeats[k] and not (overlapping[k] & kept).any()
+    if not kept.any():
         return Detections()
-    return Detections(np.stack([carried[i][0] for i in kept]), [carried[i][1] for i in kept],
-                      [carried[i][2] for i in kept])
+    chosen = [order[k] for k in np.flatnonzero(kept)]
+    return Detections(np.stack([carried[i][0] for i in chosen]), [carried[i][1] for i in chosen],
+                      [carried[i][2] for i in chosen])

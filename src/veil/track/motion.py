@@ -13,6 +13,8 @@ taken for a cut.
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -67,6 +69,6 @@ def histogram_distance(previous: np.ndarray, current: np.ndarray) -> float:
 def warp_box(box: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """An xyxy box moved by a similarity: its centre mapped, its sides scaled."""
     centre = matrix @ np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2, 1.0])
-    zoom = float(np.sqrt(abs(np.linalg.det(matrix[:2, :2]))))
+    zoom = math.sqrt(abs(matrix[0, 0] * matrix[1, 1] - matrix[0, 1] * matrix[1, 0]))  # of the 2x2 part
     half = (np.asarray(box[2:], np.float64) - box[:2]) * zoom / 2
     return np.concatenate([centre[:2] - half, centre[:2] + half]).astype(np.float32)
