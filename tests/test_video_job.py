@@ -17,7 +17,7 @@ from veil.pipeline import Anonymizer
 from veil.video import Schedule, anonymize_video, job_detector, redact_frame, restore_cut_faces, unrotate
 
 FRAMES = 24
-SPARSE = Schedule(fine_every=8, fast_side=0)  # detection on frames 0, 8, 16 only: the rest is carried
+SPARSE = Schedule(fine_every=8, fast_side=0)  # detection on frames 0, 8, 16 and the last only: the rest is carried
 
 
 def face_detail_ratio(before: np.ndarray, after: np.ndarray, box) -> float:
@@ -196,22 +196,41 @@ def test_fine_frames_also_get_the_coarse_global_pass(tmp_path, monkeypatch):
     anonymizer = Anonymizer()
     detector_class = type(anonymizer.detector.detector)
     sizes = []
+    fine = [i for i in range(FRAMES) if SPARSE.pass_for(i, last=i == FRAMES - 1) == "fine"]
+    assert fine == [0, 8, 16, FRAMES - 1]  # the last frame of the shot too
 
     def coarse_only(self, rgb, threshold):
         height, width = rgb.shape[:2]
         sizes.append((width, height))
         if width > 640:
             return Detections()
-        index = len([s for s in sizes if s[0] <= 640]) - 1  # fine frames 0, 8, 16 in order
-        face = np.asarray(boxes[index * 8], np.float32) * width / 1280
+        index = len([s for s in sizes if s[0] <= 640]) - 1  # fine frames in order
+        face = np.asarray(boxes[fine[index]], np.float32) * width / 1280
         return Detections(face[None], [0.2])
 
     monkeypatch.setattr(detector_class, "forward", coarse_only)
     out = tmp_path / "out.mp4"
     record = anonymize_video(src, out, anonymizer, schedule=SPARSE, progress=False, preset="ultrafast")
     assert sorted(set(sizes)) == [(640, 360), (1280, 720)]
-    assert len(sizes) == 6  # two passes on each of the three fine frames, none on the others
+    assert len(sizes) == 2 * len(fine)  # two passes on each fine frame, none on the others
     before, after = decode(src), decode(out)
     for index, box in enumerate(boxes):
         assert face_detail_ratio(before[index], after[index], box) < 0.3, f"face visible in frame {index}"
     assert record["frames"][8]["regions"][0]["source"] == "detector"
+
+
+def test_fine_passes_start_again_at_each_cut_and_end_each_shot():
+    schedule = Schedule(fine_every=8, fast_every=2)
+    assert [schedule.pass_for(p) for p in range(9)] == ["fine", None, "fast", None, "fast", None, "fast", None, "fine"]
+    assert schedule.pass_for(4, last=True) == "fine"  # half the interval since the last fine pass
+    assert schedule.pass_for(3, last=True) is None  # the fine pass 3 frames back is near enough
+
+
+def test_a_cut_restarts_the_schedule_and_the_shot_before_it_ends_with_a_fine_pass(tmp_path, anonymizer):
+    first, _ = moving_head(13)
+    rng = np.random.default_rng(7)
+    other = cv2.resize(rng.integers(0, 60, (31, 41, 3), dtype=np.uint8), (320, 240), interpolation=cv2.INTER_NEAREST)
+    src = write_clip(tmp_path / "cut.mp4", first + [other] * 11)  # a dark, unrelated shot from frame 13
+    record = anonymize_video(src, tmp_path / "out.mp4", anonymizer, schedule=SPARSE, progress=False, preset="ultrafast")
+    fine = [f["index"] for f in record["frames"] if f["pass"] == "fine"]
+    assert fine == [0, 8, 12, 13, 21]

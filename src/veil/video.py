@@ -5,8 +5,8 @@ Four threads run concurrently (PyAV, onnxruntime, OpenCV and libx264 release the
 - a reader decodes pictures, demuxes audio packets and measures the camera motion between frames (and
   finds cuts);
 - a detector runs the face model on a schedule: a *fine* pass at native resolution (with the photo
-  path's coarse global pass) every ``fine_every`` and a *fast* single pass on a smaller copy of the frames
-  in between;
+  path's coarse global pass) every ``fine_every`` frames of a shot and at its ends, and a *fast* single
+  pass on a smaller copy of the frames in between;
 - the calling thread associates detections into tracks, waits until a frame's look-ahead window has
   been detected, carries tracked faces into it (forwards, backwards, interpolated; see
   :mod:`veil.track.carry`) and redacts it;
@@ -61,7 +61,8 @@ class Schedule:
     """Which frames get which detector pass, and how far faces are carried between them.
 
     A *fine* pass (one forward pass of the detector on the frame at up to ``fine_side`` pixels on its
-    long side, i.e. native resolution for 1080p) runs every ``fine_every`` frames, together with the
+    long side, i.e. native resolution for 1080p) runs every ``fine_every`` frames counted from the first
+    frame of each shot, and on the last frame of a shot (see :meth:`pass_for`), together with the
     photo path's *global* pass (the same on a copy whose long side is ``global_side``; 0 turns it off),
     which finds large, blurry or partly hidden faces that the detector sees whole only at a coarser
     scale; both count at the anonymizer's threshold and are merged by non-maximum suppression (IoU 0.4,
@@ -81,7 +82,7 @@ class Schedule:
     strip of background is cosmetic, a face edge left visible is a leak.
     """
 
-    fine_every: int = 8
+    fine_every: int = 10
     fine_side: int = 1920
     fast_every: int = 2
     fast_side: int = 640
@@ -108,10 +109,15 @@ class Schedule:
         half = (boxes.boxes[:, 2:] - boxes.boxes[:, :2]) * factor[:, None] / 2
         return Detections(np.concatenate([centre - half, centre + half], axis=1), boxes.scores, boxes.sources)
 
-    def pass_for(self, index: int) -> str | None:
-        if index % self.fine_every == 0:
+    def pass_for(self, position: int, *, last: bool = False) -> str | None:
+        """The pass for the frame ``position`` frames into its shot; ``last``: the shot (or the video) ends
+        with it. Fine passes are counted from the first frame of each shot, and the last frame gets one
+        too unless the previous one is less than half the interval back: nothing is carried across a
+        cut, so the frames at either end of a shot have detections on one side only."""
+        since = position % self.fine_every
+        if since == 0 or (last and 2 * since >= self.fine_every):
             return "fine"
-        if self.fast_side and index % self.fast_every == 0:
+        if self.fast_side and since % self.fast_every == 0:
             return "fast"
         return None
 
@@ -180,6 +186,8 @@ class _Job:
         try:
             reader.start()
             detector.start()
+            held: tuple[SourceFrame, int] | None = None  # read, its pass decided by the next frame
+            shot_start = 0
             for item, motion, cut in _drain(decoded, reader):
                 self.carry.moved(item.index, motion, cut=cut)
                 if sink is None:  # opened here, not in the writer, so the temporary file is ours alone
@@ -187,11 +195,14 @@ class _Job:
                     self.pix_fmt = sink.pix_fmt
                     writer = _Worker(self._write, encoded, sink)
                     writer.start()
-                kind = self.schedule.pass_for(item.index)
-                job = detector.submit(item.frame, kind) if kind else None
-                waiting.append((item, kind, job))
-                self._observe(waiting, settled, block=len(waiting) > IN_FLIGHT)
-                self._emit(settled, encoded, writer, final=False)
+                if held is not None:
+                    self._submit(detector, waiting, *held, last=cut)
+                    self._observe(waiting, settled, block=len(waiting) > IN_FLIGHT)
+                    self._emit(settled, encoded, writer, final=False)
+                shot_start = item.index if cut else shot_start
+                held = (item, item.index - shot_start)
+            if held is not None:
+                self._submit(detector, waiting, *held, last=True)
             self._observe(waiting, settled, block=True, everything=True)
             self._emit(settled, encoded, writer, final=True)
             _put(encoded, _END, writer)
@@ -256,6 +267,10 @@ class _Job:
         return unrotate(found, turns, small_w, small_h).scaled(width / small_w, height / small_h)
 
     # -- calling thread
+    def _submit(self, detector: _Detector, waiting: deque, item: SourceFrame, position: int, *, last: bool) -> None:
+        kind = self.schedule.pass_for(position, last=last)
+        waiting.append((item, kind, detector.submit(item.frame, kind) if kind else None))
+
     def _observe(self, waiting: deque, settled: deque, *, block: bool, everything: bool = False) -> None:
         """Feed finished detections to the tracker, in frame order."""
         while waiting:
