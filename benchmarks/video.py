@@ -28,7 +28,8 @@
    and end is recorded: on a shared machine only ratios within one run compare.
 
 ``--quick`` measures only the leak and over-redaction of veil (steps 1-3, no deface, no throughput), to
-iterate on the detection schedule.
+iterate on the detection schedule; ``--schedule '{"fine_every": 8}'`` runs veil with other
+``veil.video.Schedule`` fields.
 """
 
 from __future__ import annotations
@@ -196,13 +197,16 @@ def stream_checks(src: Path, out: Path) -> dict:
     }
 
 
+SCHEDULE: dict = {}  # Schedule fields that --schedule changes from veil's defaults
+
+
 def run_veil(src: Path, dst: Path, **encoder) -> tuple[float, dict]:
     from veil.pipeline import Anonymizer
-    from veil.video import anonymize_video
+    from veil.video import Schedule, anonymize_video
 
     anonymizer = Anonymizer()
     start = time.perf_counter()
-    record = anonymize_video(src, dst, anonymizer, progress=False, **encoder)
+    record = anonymize_video(src, dst, anonymizer, progress=False, schedule=Schedule(**SCHEDULE), **encoder)
     return time.perf_counter() - start, record
 
 
@@ -240,6 +244,7 @@ def count_frames(path: Path) -> int:
 def markdown(report: dict) -> str:
     lines = [f"## Video ({report['date']})", "", f"- Command: `{report['command']}`",
              f"- Machine: {report['machine']}; at end {report.get('load_end', '?')}; run time {report['run_seconds'] / 60:.1f} min",
+             f"- veil's detection schedule: {report.get('schedule') or 'the defaults'}",
              "- Clips: `benchmarks/video_clips.py`, 10 shots x 32 frames at 25 fps, hard cuts between WIDER val images, "
              "camera panning and zooming (faces always magnified vs the photo), stereo AAC; counted: WIDER hard-set "
              "faces with >= 50% of the box in frame. Leak criterion as in the photo benchmark, per face and frame.", ""]
@@ -297,12 +302,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--skip-deface", action="store_true", help="leave out deface (slow)")
     parser.add_argument("--quick", action="store_true", help="only veil's leak and over-redaction (no deface, no throughput)")
+    parser.add_argument("--schedule", type=json.loads, default={},
+                        help='veil.video.Schedule fields as JSON, to compare schedules, e.g. \'{"fine_every": 8}\'')
     parser.add_argument("--repeats", type=int, default=3, help="runs of plain ffmpeg and of veil per clip, alternating (median reported)")
     args = parser.parse_args(argv)
+    SCHEDULE.update(args.schedule)
     started = time.perf_counter()
     command = shlex.join([os.path.relpath(sys.executable), *sys.argv]) if argv is None else shlex.join(argv)
     report = {"date": dt.date.today().isoformat(), "command": command, "machine": machine(),
-              "leak": {}, "checks": {}, "throughput": {}}
+              "schedule": args.schedule, "leak": {}, "checks": {}, "throughput": {}}
     clips = make_clips(args.data, args.work, [720, 1080])
     for height, clip in clips.items():
         truth = json.loads(clip.with_suffix(".json").read_text())
