@@ -59,14 +59,14 @@ def gaussian_crop(image: np.ndarray, crop: tuple[int, int, int, int], sigma: flo
     small = cv2.resize(context, (max(1, round((ox2 - ox1) / shrink)), max(1, round((oy2 - oy1) / shrink))),
                        interpolation=cv2.INTER_AREA)
     small = gaussian(small, sigma / shrink)
+    if (ox2 - ox1) % shrink or (oy2 - oy1) % shrink:  # no whole factor fits (the crop spans the image)
+        back = cv2.resize(small, (ox2 - ox1, oy2 - oy1), interpolation=cv2.INTER_LINEAR)
+        return back[y1 - oy1 : y2 - oy1, x1 - ox1 : x2 - ox1]
     # Scale back only the small pixels the crop needs, plus one on each side for the interpolation: with a
     # whole factor this gives the same pixels as scaling back the whole context.
     sx1, sy1 = max(0, (x1 - ox1) // shrink - 1), max(0, (y1 - oy1) // shrink - 1)
     sx2 = min(small.shape[1], -(-(x2 - ox1) // shrink) + 1)
     sy2 = min(small.shape[0], -(-(y2 - oy1) // shrink) + 1)
-    if (ox2 - ox1) % shrink or (oy2 - oy1) % shrink:  # no whole factor fits (the crop spans the image)
-        back = cv2.resize(small, (ox2 - ox1, oy2 - oy1), interpolation=cv2.INTER_LINEAR)
-        return back[y1 - oy1 : y2 - oy1, x1 - ox1 : x2 - ox1]
     back = cv2.resize(small[sy1:sy2, sx1:sx2], ((sx2 - sx1) * shrink, (sy2 - sy1) * shrink), interpolation=cv2.INTER_LINEAR)
     top, left = y1 - oy1 - sy1 * shrink, x1 - ox1 - sx1 * shrink
     return back[top : top + y2 - y1, left : left + x2 - x1]
