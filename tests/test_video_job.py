@@ -158,6 +158,20 @@ def test_a_crowd_is_blurred_in_groups_as_strongly_as_face_by_face(anonymizer):
         assert face_detail_ratio(rgb, grouped, inner) <= face_detail_ratio(rgb, one_by_one, inner) + 0.02
 
 
+def test_given_sigmas_set_each_face_s_blur(anonymizer):
+    """The job passes held sigmas (veil.redact.steady); a stronger sigma leaves less detail."""
+    rgb = np.random.default_rng(4).integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    face = Detections(np.asarray([[100, 80, 160, 150]], np.float32), [0.9])
+    frames = [av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p") for _ in range(3)]
+    default, _ = redact_frame(anonymizer.redactor, frames[0], face)
+    same, _ = redact_frame(anonymizer.redactor, frames[1], face, np.array([0.25 * 60]))
+    stronger, _ = redact_frame(anonymizer.redactor, frames[2], face, np.array([4 * 0.25 * 60]))
+    default, same, stronger = (f.to_ndarray(format="rgb24") for f in (default, same, stronger))
+    assert (default == same).all()
+    inner = (115, 95, 145, 135)
+    assert face_detail_ratio(rgb, stronger, inner) < face_detail_ratio(rgb, default, inner)
+
+
 def test_faces_cut_by_the_frame_edge_are_restored_to_whole_faces():
     found = Detections(np.array([[0, 100, 20, 180], [300, 100, 364, 180], [600, 0, 664, 30], [200, 200, 264, 280]],
                                 np.float32), [0.9] * 4)

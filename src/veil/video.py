@@ -45,6 +45,7 @@ from veil.pipeline import Anonymizer
 from veil.redact import Blur, Redactor, Region
 from veil.redact.modes import gaussian_crop
 from veil.redact.regions import grow, pixel_bounds, shape_mask
+from veil.redact.steady import SteadyBlur, blur_level, level_sigma
 from veil.track import CarryPolicy, TemporalCarry
 from veil.track.motion import IDENTITY, frame_change
 
@@ -170,6 +171,8 @@ class _Job:
         self.schedule = schedule
         self.encoder_settings = encoder
         self.carry = TemporalCarry(schedule.policy)
+        mode = anonymizer.redactor.mode
+        self.steady = SteadyBlur(mode) if isinstance(mode, Blur) else None
         self.progress = tqdm(total=source.info.frames or None, unit="frame", disable=not progress, dynamic_ncols=True)
         self.stop = threading.Event()
         self.records: list[dict] = []
@@ -287,8 +290,14 @@ class _Job:
     def _emit(self, settled: deque, encoded: queue.Queue, writer: _Worker, *, final: bool) -> None:
         while settled and (final or self.carry.settled(settled[0][0].index)):
             item, kind = settled.popleft()
-            boxes = self.schedule.widened(self.carry.resolve(item.index))
-            frame, regions = redact_frame(self.anonymizer.redactor, self._encodable(item.frame), boxes)
+            faces = self.carry.resolve(item.index)
+            sigmas = None
+            if self.steady is not None:
+                index = item.index
+                same_shot = index > 0 and self.carry.same_shot(index - 1, index)
+                sigmas = self.steady.sigmas(faces, self.carry.transform(index - 1, index) if same_shot else None)
+            frame, regions = redact_frame(self.anonymizer.redactor, self._encodable(item.frame),
+                                          self.schedule.widened(faces), sigmas)
             self.records.append({"index": item.index, "pts": item.frame.pts, "time": float(item.frame.time or 0.0),
                                  "pass": kind, "regions": [r.to_dict() for r in regions]})
             _put(encoded, (frame, item.audio), writer)
@@ -330,8 +339,12 @@ def job_detector(anonymizer: Anonymizer) -> Detector:
     return create_detector(anonymizer.model.name, providers=providers, threads=threads)
 
 
-def redact_frame(redactor: Redactor, frame: av.VideoFrame, boxes: Detections) -> tuple[av.VideoFrame, list[Region]]:
+def redact_frame(redactor: Redactor, frame: av.VideoFrame, boxes: Detections,
+                 sigmas: np.ndarray | None = None) -> tuple[av.VideoFrame, list[Region]]:
     """The frame with every box redacted, and the regions redacted.
+
+    ``sigmas``: the blur's sigma for each box (e.g. from :class:`veil.redact.steady.SteadyBlur`), used
+    on planar YUV; by default each box's own, from its width (both rounded up to a level).
 
     The frame must be in a planar format (every encoder's input format is). Only the samples whose
     pixels the redactor changed are written back, so the rest of the picture keeps its decoded values
@@ -346,7 +359,9 @@ def redact_frame(redactor: Redactor, frame: av.VideoFrame, boxes: Detections) ->
         return frame, []
     subsampling = _yuv_subsampling(frame)
     if subsampling is not None and isinstance(redactor.mode, Blur):
-        return _redact_planes(redactor, frame, boxes, subsampling)
+        if sigmas is None:
+            sigmas = np.maximum(redactor.mode.min_sigma, redactor.mode.strength * boxes.widths)
+        return _redact_planes(redactor, frame, boxes, blur_level(sigmas), subsampling)
     rgb = frame.to_ndarray(format="rgb24")
     redacted, regions = redactor.apply(rgb, boxes)
     if not regions:
@@ -389,12 +404,12 @@ def _yuv_subsampling(frame: av.VideoFrame) -> int | None:
     return factor
 
 
-def _redact_planes(redactor: Redactor, frame: av.VideoFrame, boxes: Detections,
+def _redact_planes(redactor: Redactor, frame: av.VideoFrame, boxes: Detections, levels: np.ndarray,
                    factor: int) -> tuple[av.VideoFrame, list[Region]]:
     """Blur each box's shape in the Y, U and V planes in place (see :func:`redact_frame`).
 
     A crowd has dozens of faces per frame. Instead of one small blur per face, faces are grouped by
-    blur strength (sigma rounded *up* to a power of sqrt(2), so never weaker than the photo path's) and
+    blur strength (``levels``: see :func:`veil.redact.steady.blur_level`) and
     by overlapping blur contexts; each group is blurred once over its bounding box and every face takes
     its own shape from it.
     """
@@ -405,8 +420,8 @@ def _redact_planes(redactor: Redactor, frame: av.VideoFrame, boxes: Detections,
     for plane in frame.planes:
         samples = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
         planes.append(samples[:, : plane.width])
-    regions, crops, masks, levels = [], [], [], []
-    for face, score, source in zip(boxes.boxes, boxes.scores, boxes.sources):
+    regions, crops, masks, chosen_levels = [], [], [], []
+    for face, score, source, level in zip(boxes.boxes, boxes.scores, boxes.sources, levels):
         grown = grow(face, redactor.mask_scale)
         crop = pixel_bounds(grown, width, height)
         if crop is None:
@@ -418,17 +433,16 @@ def _redact_planes(redactor: Redactor, frame: av.VideoFrame, boxes: Detections,
         ys, xs = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
         if not len(ys):
             continue
-        sigma = max(blur.min_sigma, blur.strength * float(face[2] - face[0]))
         crops.append((x1, y1, x2, y2))
         masks.append(mask)
-        levels.append(math.ceil(2 * math.log2(sigma) - 1e-6))
+        chosen_levels.append(level)
         regions.append(Region((x1 + int(xs[0]), y1 + int(ys[0]), x1 + int(xs[-1]) + 1, y1 + int(ys[-1]) + 1),
                               float(score), redactor.shape, str(source)))
     if not regions:
         return frame, regions
-    crops_array, levels_array = np.asarray(crops, np.int64), np.asarray(levels)
+    crops_array, levels_array = np.asarray(crops, np.int64), np.asarray(chosen_levels)
     for level in np.unique(levels_array):
-        sigma = 2.0 ** (level / 2)
+        sigma = float(level_sigma(level))
         members = np.flatnonzero(levels_array == level)
         for group in _blur_groups(crops_array[members], math.ceil(3 * sigma)):
             chosen = members[group]

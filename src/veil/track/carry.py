@@ -68,7 +68,7 @@ class TemporalCarry:
         if cut:
             self._cuts.append(index)
 
-    def _same_shot(self, a: int, b: int) -> bool:
+    def same_shot(self, a: int, b: int) -> bool:
         """Whether no cut lies between frames ``a`` and ``b``."""
         low, high = min(a, b), max(a, b)
         return bisect.bisect_right(self._cuts, low) == bisect.bisect_right(self._cuts, high)
@@ -93,7 +93,7 @@ class TemporalCarry:
         """
         if index <= self.observed:
             raise ValueError(f"detection frames must increase: {index} after {self.observed}")
-        if not self._same_shot(self.observed, index):
+        if not self.same_shot(self.observed, index):
             self._associator.end_all()  # a face of the previous shot continues no track
         tracks = self._associator.update(index, detections, detections.scores < weak_below,
                                          lambda t: warp_box(t.boxes[-1], self.transform(t.last, index)))
@@ -120,7 +120,7 @@ class TemporalCarry:
             if index - track.last > horizon:  # no later detection can join it, nothing left to carry
                 del self._tracks[track_id]
                 continue
-            if self._same_shot(track.first, index):  # a track lies within one shot
+            if self.same_shot(track.first, index):  # a track lies within one shot
                 carried.extend(self._carry(track, index))
         if not carried:
             return direct

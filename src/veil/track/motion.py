@@ -68,7 +68,13 @@ def histogram_distance(previous: np.ndarray, current: np.ndarray) -> float:
 
 def warp_box(box: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """An xyxy box moved by a similarity: its centre mapped, its sides scaled."""
-    centre = matrix @ np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2, 1.0])
+    return warp_boxes(np.asarray(box, np.float64)[None], matrix)[0]
+
+
+def warp_boxes(boxes: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """(N, 4) xyxy boxes moved by a similarity, as :func:`warp_box` moves one."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2 @ matrix[:2, :2].T + matrix[:2, 2]
     zoom = math.sqrt(abs(matrix[0, 0] * matrix[1, 1] - matrix[0, 1] * matrix[1, 0]))  # of the 2x2 part
-    half = (np.asarray(box[2:], np.float64) - box[:2]) * zoom / 2
-    return np.concatenate([centre[:2] - half, centre[:2] + half]).astype(np.float32)
+    half = (boxes[:, 2:] - boxes[:, :2]) * zoom / 2
+    return np.concatenate([centres - half, centres + half], axis=1).astype(np.float32)
