@@ -4,7 +4,7 @@ A face's blur sigma follows its box width, and in a video that width jitters fro
 boxes come from detector passes at different scales and from interpolation between them. Strengths
 are rounded up to levels half an octave apart, and whenever a face's box crosses from one level to the
 next the whole blurred face changes at once, which the encoder cannot predict from the previous
-picture. On the generated 1080p crowd clip of benchmarks/video.py, libx264 took 31% more CPU to
+picture. On the generated 1080p crowd clip of benchmarks/video.py, libx264 took 30% more CPU to
 encode veil's redacted pictures than the input's, and 14% more with levels held (benchmarks/video_cpu.py;
 docs/benchmarks.md). So a face keeps the level it had in the previous
 frame while that level is at least the one its box needs and at most one level stronger. A face is
