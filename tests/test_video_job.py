@@ -170,6 +170,8 @@ def test_given_sigmas_set_each_face_s_blur(anonymizer):
     assert (default == same).all()
     inner = (115, 95, 145, 135)
     assert face_detail_ratio(rgb, stronger, inner) < face_detail_ratio(rgb, default, inner)
+    with pytest.raises(ValueError, match="sigmas"):
+        redact_frame(anonymizer.redactor, frames[0], face, np.array([]))
 
 
 def test_faces_cut_by_the_frame_edge_are_restored_to_whole_faces():

@@ -355,6 +355,8 @@ def redact_frame(redactor: Redactor, frame: av.VideoFrame, boxes: Detections,
     a Gaussian blur is linear and RGB -> YUV is affine, so blurring each plane is blurring the picture,
     without converting the frame to RGB and back. Other modes and formats go through RGB.
     """
+    if sigmas is not None and len(sigmas) != len(boxes):  # a face without a sigma would be skipped, not redacted
+        raise ValueError(f"{len(sigmas)} blur sigmas for {len(boxes)} boxes")
     if not len(boxes):
         return frame, []
     subsampling = _yuv_subsampling(frame)
