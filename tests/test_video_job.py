@@ -184,13 +184,15 @@ def test_faces_cut_by_the_frame_edge_are_restored_to_whole_faces():
     np.testing.assert_allclose(restored[3], [200, 200, 264, 280])
 
 
-def test_carried_boxes_get_a_wider_margin_than_detected_ones():
+def test_detected_and_carried_boxes_get_their_own_margins():
     boxes = Detections(np.array([[0, 0, 100, 100]] * 3, np.float32), [0.9] * 3, ["detector", "track", "interpolation"])
     widened = Schedule(detected_margin=1.1, carried_margin=1.3).widened(boxes)
     np.testing.assert_allclose(widened.widths, [110, 130, 130])
     np.testing.assert_allclose((widened.boxes[:, 0] + widened.boxes[:, 2]) / 2, [50, 50, 50])
     with pytest.raises(ValueError, match="margins"):
         Schedule(carried_margin=0.9)
+    default = Schedule().widened(boxes)  # one margin for every source: a face's ellipse keeps its size
+    assert len(set(default.widths.round(3))) == 1
 
 
 def test_the_job_runs_onnxruntime_on_at_most_half_the_cores():

@@ -79,8 +79,11 @@ class Schedule:
     Before redaction (and the anonymizer's ``mask_scale``) boxes are widened about their centres:
     detector boxes by ``detected_margin`` (a single pass at one scale, on a compressed frame, places a
     box less exactly than the photo path's merged scales) and carried or interpolated ones by
-    ``carried_margin`` (where a face is between detections is a prediction). Recall first: a blurred
-    strip of background is cosmetic, a face edge left visible is a leak.
+    ``carried_margin`` (where a face is between detections is a prediction). Both are 1.3 by default:
+    with detector boxes at 1.1 the benchmark clips leaked about twice the face-frames at 720p, and each
+    face's ellipse changed size every other frame, where fast-pass detections and interpolated boxes
+    alternate (docs/benchmarks.md). Recall first: a blurred strip of background is cosmetic, a face
+    edge left visible is a leak.
     """
 
     fine_every: int = 10
@@ -91,7 +94,7 @@ class Schedule:
     global_side: int = 640
     carry: int | None = None
     growth: float = 0.03
-    detected_margin: float = 1.1
+    detected_margin: float = 1.3
     carried_margin: float = 1.3
 
     def __post_init__(self) -> None:
