@@ -101,7 +101,7 @@ def long_clip(tmp_path_factory) -> Path:
         stream = container.add_stream("libx264", rate=25)
         stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
         stream.codec_context.options = {"preset": "ultrafast"}
-        for index in range(150):
+        for index in range(600):  # long enough that veil is still writing 0.5 s after it starts, however fast
             rgb = np.full((240, 320, 3), 90, np.uint8)
             x = index % 140
             rgb[12:228, x : x + 180] = head
