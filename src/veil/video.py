@@ -365,7 +365,7 @@ def redact_frame(redactor: Redactor, frame: av.VideoFrame, boxes: Detections,
     subsampling = _yuv_subsampling(frame)
     if subsampling is not None and isinstance(redactor.mode, Blur):
         if sigmas is None:
-            sigmas = np.maximum(redactor.mode.min_sigma, redactor.mode.strength * boxes.widths)
+            sigmas = redactor.mode.sigma(boxes.widths)
         return _redact_planes(redactor, frame, boxes, blur_level(sigmas), subsampling)
     rgb = frame.to_ndarray(format="rgb24")
     redacted, regions = redactor.apply(rgb, boxes)

@@ -30,8 +30,12 @@ class Blur:
     def __init__(self, strength: float | None = None):
         self.strength = self.default_strength if strength is None else strength
 
+    def sigma(self, face_width):
+        """The Gaussian's sigma for a face ``face_width`` pixels wide (a number or an array of them)."""
+        return np.maximum(self.min_sigma, self.strength * np.asarray(face_width, np.float64))
+
     def render(self, image, crop, face_width):
-        sigma = max(self.min_sigma, self.strength * face_width)
+        sigma = float(self.sigma(face_width))
         # 4 samples per sigma: the same pixels as the exact Gaussian to within a grey level or two.
         return gaussian_crop(image, crop, sigma, samples_per_sigma=4)
 

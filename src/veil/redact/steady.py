@@ -43,7 +43,7 @@ class SteadyBlur:
     def sigmas(self, faces: Detections, motion: np.ndarray | None) -> np.ndarray:
         """One blur sigma per face box of this frame; ``motion``: the camera's 3x3 map from the previous
         frame to this one, None when this frame starts a new shot (nothing is held across a cut)."""
-        needed = blur_level(np.maximum(self.blur.min_sigma, self.blur.strength * faces.widths))
+        needed = blur_level(self.blur.sigma(faces.widths))
         levels = needed
         if motion is not None and len(self._boxes) and len(faces):
             overlap = box_iou(faces.boxes, warp_boxes(self._boxes, motion))
