@@ -150,10 +150,8 @@ class VideoSource:
 
     def display_matrix(self, first: av.VideoFrame) -> list[int] | None:
         """The 3x3 display matrix (FFmpeg layout) of the stream, as decoders attach it to each frame."""
-        for side in first.side_data:
-            if side.type == av.sidedata.sidedata.Type.DISPLAYMATRIX:
-                return np.frombuffer(bytes(side), np.int32).tolist()
-        return None
+        side = first.side_data.get(av.sidedata.sidedata.Type.DISPLAYMATRIX)  # a Mapping since PyAV 18.1
+        return None if side is None else np.frombuffer(bytes(side), np.int32).tolist()
 
 
 class VideoSink:
