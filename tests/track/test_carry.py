@@ -180,3 +180,20 @@ def test_interpolated_boxes_grow_with_the_distance_to_the_nearer_detection():
     widths = [carry.resolve(i).widths[0] for i in range(5)]
     assert widths[0] == widths[4] == 40
     assert 40 < widths[1] == widths[3] < widths[2]
+
+
+def test_a_carried_box_follows_the_face_but_never_shrinks_with_it():
+    """A box that shrinks between detections (a face cut by the frame edge, a loose detection) is carried
+    with the motion of its centre at no less than its last size; a growing one keeps growing."""
+    carry = TemporalCarry(CarryPolicy(lookahead=4, coast=4, max_gap=4, growth=0.0))
+    for index in range(12):
+        shrinking = [100 + 4 * index, 100, 180 - 4 * index, 180]  # centre still, narrowing 8 px a frame
+        carry.observe(index, dets(shrinking) if index in (2, 6) else Detections())
+    boxes = {i: carry.resolve(i) for i in range(12)}
+    np.testing.assert_allclose(boxes[8].boxes[0], [124, 100, 156, 180])  # as at frame 6
+    np.testing.assert_allclose(boxes[0].boxes[0], [100, 100, 180, 180])  # earlier, wider: grown back
+    carry = TemporalCarry(CarryPolicy(lookahead=4, coast=4, max_gap=4, growth=0.0))
+    for index in range(12):
+        carry.observe(index, dets([100, 100, 140 + 2 * index, 140]) if index in (2, 6) else Detections())
+    boxes = {i: carry.resolve(i) for i in range(12)}
+    np.testing.assert_allclose(boxes[8].boxes[0], [100, 100, 156, 140])  # the right edge moves on 2 px a frame

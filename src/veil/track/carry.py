@@ -8,8 +8,8 @@ frame up to ``i + lookahead + max_gap`` has been observed. Then, per track:
   size per frame of distance to the nearer one, halved (source ``"interpolation"``);
 - up to ``lookahead`` frames *before* a track's first detection (or a re-appearance) and up to ``coast``
   frames after its last, the box is moved with the camera (:mod:`veil.track.motion`) and with the
-  face's own motion between its nearest detections, and grown by ``growth`` of its size per frame of distance (source
-  ``"track"``), because a detector usually finds a face a few frames after it became recognisable and
+  face's own motion between its nearest detections (which may grow the box but never shrinks it), and
+  grown by ``growth`` of its size per frame of distance (source ``"track"``), because a detector usually finds a face a few frames after it became recognisable and
   loses it a few frames before it stops being so.
 
 Nothing is carried across a cut (a change of shot, :func:`veil.track.motion.frame_change`): a track ends
@@ -158,8 +158,15 @@ class TemporalCarry:
         side), and grown for the uncertainty."""
         source = track.frames[position]
         distance = index - source
-        velocity = self._velocity(track, position, distance < 0, end)
-        box = warp_box(track.boxes[position], self.transform(source, index)) + velocity * distance
+        velocity = self._velocity(track, position, distance < 0, end) * distance
+        # The face's own motion moves the box, but never shrinks it: a detector box that shrinks from one
+        # detection to the next is mostly a face cut by the frame edge (boxed only where visible) or a
+        # loosely placed detection, and shrinking it further as it is carried leaves face edges visible.
+        # Growth is kept (a face walking towards the camera).
+        shift = (velocity[:2] + velocity[2:]) / 2
+        spread = np.maximum(velocity[2:] - velocity[:2], 0) / 2
+        box = warp_box(track.boxes[position], self.transform(source, index))
+        box = box + np.concatenate([shift - spread, shift + spread])
         return _grown(box, self.policy.growth * abs(distance) / 2), track.scores[position], "track"
 
     def _velocity(self, track: Track, position: int, later: bool, end: int) -> np.ndarray:
