@@ -47,3 +47,34 @@ def test_missing_package_names_the_install():
 def test_every_detector_entry_has_data():
     for spec in list_models("detect"):
         assert len(spec.sha256) == 64 and spec.license and spec.package
+
+
+def test_a_built_model_is_cached_and_a_cache_file_is_used_only_with_the_registry_checksum(tmp_path, monkeypatch):
+    from veil.models import quantize, registry
+
+    monkeypatch.setenv("VEIL_CACHE_DIR", str(tmp_path))
+    spec = dataclasses.replace(get_model("centerface-int8"), name="cached-int8")
+    built = spec.read_bytes()
+    cached = list((tmp_path / "models").iterdir())
+    assert len(cached) == 1 and cached[0].read_bytes() == built and not cached[0].name.startswith(".")
+
+    registry._quantized_bytes.cache_clear()
+    monkeypatch.setattr(quantize, "quantize", lambda *a: pytest.fail("rebuilt although the cache holds the model"))
+    assert spec.read_bytes() == built
+
+    registry._quantized_bytes.cache_clear()
+    cached[0].write_bytes(built[:-1] + b"\0")  # altered: not used, rebuilt
+    monkeypatch.undo()
+    monkeypatch.setenv("VEIL_CACHE_DIR", str(tmp_path))
+    assert spec.read_bytes() == built and cached[0].read_bytes() == built
+
+
+def test_an_unwritable_cache_only_costs_the_rebuild(tmp_path, monkeypatch):
+    from veil.models import registry
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("VEIL_CACHE_DIR", str(blocker))
+    spec = dataclasses.replace(get_model("centerface-int8"), name="uncached-int8")
+    assert hashlib.sha256(spec.read_bytes()).hexdigest() == spec.sha256
+    registry._quantized_bytes.cache_clear()

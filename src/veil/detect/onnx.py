@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-import onnx
 import onnxruntime as ort
 
 from veil.models import ModelSpec
+
+if TYPE_CHECKING:
+    import onnx
 
 
 def default_threads() -> int:
@@ -21,6 +24,8 @@ def prepared_model(spec: ModelSpec, *, dynamic_input: str | None = None) -> onnx
     model can run at any size (CenterFace is fully convolutional); those dims become symbolic.
     Initializers listed as graph inputs (old exporters) are removed so onnxruntime can fold them.
     """
+    import onnx  # here, not at module level: importing it takes about half a second (ml_dtypes 0.7)
+
     model = onnx.load_from_string(spec.read_bytes())
     initializers = {init.name for init in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in initializers]
@@ -37,14 +42,16 @@ def prepared_model(spec: ModelSpec, *, dynamic_input: str | None = None) -> onnx
 
 def make_session(spec: ModelSpec, *, providers: list[str] | None = None, threads: int | None = None,
                  dynamic_input: str | None = None) -> ort.InferenceSession:
-    """An inference session on the verified model file (see :func:`prepared_model`)."""
-    model = prepared_model(spec, dynamic_input=dynamic_input)
+    """An inference session on the verified model file (see :func:`prepared_model`). A quantized model
+    is built from the prepared float model (:mod:`veil.models.quantize`), so its verified bytes go to
+    onnxruntime as they are."""
+    data = spec.read_bytes() if spec.quantized_from else prepared_model(spec, dynamic_input=dynamic_input).SerializeToString()
     options = ort.SessionOptions()
     options.log_severity_level = 3
     options.intra_op_num_threads = threads or default_threads()
     available = ort.get_available_providers()
     chosen = providers or [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
-    return ort.InferenceSession(model.SerializeToString(), options, providers=chosen)
+    return ort.InferenceSession(data, options, providers=chosen)
 
 
 def _make_dims_symbolic(value: onnx.ValueInfoProto, prefix: str) -> None:

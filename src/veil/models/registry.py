@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import os
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -125,8 +126,26 @@ def _verified_bytes(spec: ModelSpec) -> bytes:
     return data
 
 
+def cache_dir() -> Path:
+    """Where models built at load time are kept between runs: ``$VEIL_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/veil``, else ``~/.cache/veil``."""
+    if os.environ.get("VEIL_CACHE_DIR"):
+        return Path(os.environ["VEIL_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "veil"
+
+
 @cache
 def _quantized_bytes(spec: ModelSpec) -> bytes:
+    """The int8 model: from the cache when a file there has the registry's sha256, else built from the
+    verified float model and its activation ranges (about a second), verified, and cached. The cache is
+    trusted no more than a package file: whatever it holds is used only if its sha256 is the registry's."""
+    cached = cache_dir() / "models" / f"{spec.name}-{spec.sha256[:16]}.onnx"
+    try:
+        data = cached.read_bytes()
+        if hashlib.sha256(data).hexdigest() == spec.sha256:
+            return data
+    except OSError:
+        pass
     from veil.models.quantize import quantize  # onnxruntime's quantizer: loaded only for such models
 
     source = get_model(spec.quantized_from)
@@ -139,4 +158,18 @@ def _quantized_bytes(spec: ModelSpec) -> bytes:
     if actual != spec.sha256:
         raise ModelError(f"model {spec.name!r}: quantizing {source.name!r} gave sha256 {actual}, expected {spec.sha256} "
                          f"(another onnxruntime or onnx version?); refusing to load; --detector {source.name} still works")
+    _store(cached, data)
     return data
+
+
+def _store(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all; a cache that cannot be written (read-only home, full
+    disk) only costs the next run the rebuild."""
+    from veil.media.atomic import atomic_output
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(path) as temporary:
+            temporary.write_bytes(data)
+    except OSError:  # OutputError is one too
+        pass
