@@ -31,7 +31,6 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
-from scipy.sparse.csgraph import connected_components
 from tqdm import tqdm
 
 from veil.detect import Detector, create_detector
@@ -435,14 +434,15 @@ def _redact_planes(redactor: Redactor, frame: av.VideoFrame, boxes: Detections, 
         x1, y1 = crop[0] // factor * factor, crop[1] // factor * factor
         x2, y2 = min(width, -(-crop[2] // factor) * factor), min(height, -(-crop[3] // factor) * factor)
         mask = shape_mask(redactor.shape, grown, (x1, y1, x2, y2))
-        ys, xs = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-        if not len(ys):
+        rows, columns = mask.any(axis=1), mask.any(axis=0)
+        if not rows.any():
             continue
         crops.append((x1, y1, x2, y2))
         masks.append(mask)
         chosen_levels.append(level)
-        regions.append(Region((x1 + int(xs[0]), y1 + int(ys[0]), x1 + int(xs[-1]) + 1, y1 + int(ys[-1]) + 1),
-                              float(score), redactor.shape, str(source)))
+        top, left = int(rows.argmax()), int(columns.argmax())  # first and last set row and column
+        bottom, right = len(rows) - int(rows[::-1].argmax()), len(columns) - int(columns[::-1].argmax())
+        regions.append(Region((x1 + left, y1 + top, x1 + right, y1 + bottom), float(score), redactor.shape, str(source)))
     if not regions:
         return frame, regions
     crops_array, levels_array = np.asarray(crops, np.int64), np.asarray(chosen_levels)
@@ -476,10 +476,18 @@ def _blur_groups(crops: np.ndarray, pad: int) -> list[np.ndarray]:
     padded = crops + np.array([-pad, -pad, pad, pad])
     overlap = ((padded[:, None, 0] < padded[None, :, 2]) & (padded[None, :, 0] < padded[:, None, 2])
                & (padded[:, None, 1] < padded[None, :, 3]) & (padded[None, :, 1] < padded[:, None, 3]))
-    count, labels = connected_components(overlap, directed=False)
+    # Connected components by label propagation (each face takes the smallest label among those it
+    # overlaps, until none changes): a frame's faces need a few sweeps over a small matrix, cheaper than
+    # scipy's connected_components, whose input checks and sparse conversion cost more per call.
+    labels = np.arange(len(crops))
+    while True:
+        spread = np.where(overlap, labels[None, :], len(crops)).min(axis=1)
+        if (spread == labels).all():
+            break
+        labels = spread
     areas = np.prod(padded[:, 2:] - padded[:, :2], axis=1)
     groups = []
-    for label in range(count):
+    for label in np.unique(labels):
         group = np.flatnonzero(labels == label)
         box_area = np.prod(padded[group, 2:].max(axis=0) - padded[group, :2].min(axis=0))
         if len(group) > 1 and box_area > 3 * areas[group].sum():

@@ -116,11 +116,12 @@ class TemporalCarry:
         for old in [k for k in self._motion if k < index - self.policy.coast - self.policy.max_gap]:
             del self._motion[old]
         carried: list[tuple[np.ndarray, float, str]] = []
+        shot = bisect.bisect_right(self._cuts, index)  # as in same_shot, once for all tracks
         for track_id, track in list(self._tracks.items()):
             if index - track.last > horizon:  # no later detection can join it, nothing left to carry
                 del self._tracks[track_id]
                 continue
-            if self.same_shot(track.first, index):  # a track lies within one shot
+            if bisect.bisect_right(self._cuts, track.first) == shot:  # a track lies within one shot
                 carried.extend(self._carry(track, index))
         if not carried:
             return direct
