@@ -45,18 +45,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.datasets import WIDER_DIR, wider_images  # noqa: E402
+from benchmarks.datasets import WIDER_DIR, describe_face, wider_images, wider_labels  # noqa: E402
 from benchmarks.metrics import iou_plus1  # noqa: E402
 
 MIN_FACE = 32.0  # px, face box height
 MATCH_IOU = 0.3
-LABELS = {  # WIDER FACE attribute labels worth naming for a face the scan misses
-    "blur": {1: "blurred", 2: "heavily blurred"},
-    "occlusion": {1: "partly occluded", 2: "heavily occluded"},
-    "pose": {1: "atypical pose"},
-    "illumination": {1: "extreme illumination"},
-    "invalid": {1: "invalid"},
-}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                 "raw_found_32": bool(hit[:, big].any()),
                 "raw_faces_32_flagged": int(hit[:, big].any(axis=0).sum()),
                 "raw_not_faces": int((~hit.any(axis=1)).sum()),
-                "labels_32": [_describe(labels.get(gt.name), i) for i in np.flatnonzero(big)],
+                "labels_32": [describe_face(labels.get(gt.name), i) for i in np.flatnonzero(big)],
             }
 
             # 2. veil's output, with its manifest
@@ -186,26 +179,6 @@ def _classify(flags, faces: np.ndarray, redacted: np.ndarray) -> dict:
         "flag_boxes": boxes.round(1).tolist(),
         "flag_kinds": ["visible face" if v else ("redacted face" if m else "no face") for v, m in zip(visible, matched)],
     }
-
-
-def wider_labels(data: Path) -> dict[str, dict[str, np.ndarray]]:
-    """WIDER's per-face attribute labels (blur, occlusion, pose, ...) by image name (``event/file.jpg``)."""
-    from scipy.io import loadmat
-
-    full = loadmat(data / WIDER_DIR / "ground_truth" / "wider_face_val.mat")
-    out = {}
-    for e, event in enumerate(full["event_list"]):
-        for i, entry in enumerate(full["file_list"][e][0]):
-            name = f"{event[0][0]}/{entry[0][0]}.jpg"
-            out[name] = {key: full[f"{key}_label_list"][e][0][i][0].reshape(-1) for key in LABELS}
-    return out
-
-
-def _describe(labels: dict[str, np.ndarray] | None, i: int) -> str:
-    if labels is None:
-        return "?"
-    words = [LABELS[key].get(int(values[i])) for key, values in labels.items() if i < len(values)]
-    return ", ".join(w for w in words if w) or "clear"
 
 
 def render(rows: list[dict], seconds: float, anonymizer, threshold: float) -> str:

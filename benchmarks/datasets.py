@@ -67,3 +67,33 @@ def mask_images(data: Path) -> list[GroundTruth]:
         boxes = [[float(obj.findtext(f"bndbox/{k}")) for k in ("xmin", "ymin", "xmax", "ymax")] for obj in tree.iter("object")]
         out.append(GroundTruth(path, np.asarray(boxes, np.float64).reshape(-1, 4)))
     return sorted(out, key=lambda g: int(re.sub(r"\D", "", g.path.stem) or 0))
+
+
+LABELS = {  # WIDER FACE attribute labels worth naming for a face a benchmark reports
+    "blur": {1: "blurred", 2: "heavily blurred"},
+    "occlusion": {1: "partly occluded", 2: "heavily occluded"},
+    "pose": {1: "atypical pose"},
+    "illumination": {1: "extreme illumination"},
+    "invalid": {1: "invalid"},
+}
+
+
+def wider_labels(data: Path) -> dict[str, dict[str, np.ndarray]]:
+    """WIDER's per-face attribute labels (blur, occlusion, pose, ...) by image name (``event/file.jpg``)."""
+    from scipy.io import loadmat
+
+    full = loadmat(data / WIDER_DIR / "ground_truth" / "wider_face_val.mat")
+    out = {}
+    for e, event in enumerate(full["event_list"]):
+        for i, entry in enumerate(full["file_list"][e][0]):
+            name = f"{event[0][0]}/{entry[0][0]}.jpg"
+            out[name] = {key: full[f"{key}_label_list"][e][0][i][0].reshape(-1) for key in LABELS}
+    return out
+
+
+def describe_face(labels: dict[str, np.ndarray] | None, i: int) -> str:
+    """WIDER's labels of face ``i`` in words (e.g. "blurred, atypical pose"), "clear" when none applies."""
+    if labels is None:
+        return "?"
+    words = [LABELS[key].get(int(values[i])) for key, values in labels.items() if i < len(values)]
+    return ", ".join(w for w in words if w) or "clear"

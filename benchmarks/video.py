@@ -56,6 +56,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import metrics  # noqa: E402
+from benchmarks.datasets import describe_face, wider_labels  # noqa: E402
 from benchmarks.photos import machine, publish  # noqa: E402
 from benchmarks.video_clips import SHOT_FRAMES, make_clips, pick_shots  # noqa: E402
 
@@ -133,7 +134,8 @@ def photo_leak(data: Path) -> dict:
     tally = {name: [0, 0] for name in [*BAND_NAMES, "all"]}
     changed_outside = outside = 0
     seen = set()
-    for shot in pick_shots(data):
+    leaked_faces = []  # ids as in the clips' ground truth: shot * 10000 + the face's index in the image
+    for number, shot in enumerate(pick_shots(data)):
         if shot.image.path in seen:
             continue
         seen.add(shot.image.path)
@@ -141,8 +143,11 @@ def photo_leak(data: Path) -> dict:
         out = tool.run(rgb)
         gray_in, gray_out = metrics.to_gray(rgb), metrics.to_gray(out.image)
         changed = metrics.changed_mask(rgb, out.image)
-        for box in shot.image.boxes[shot.image.kept["hard"]]:
+        for index in np.flatnonzero(shot.image.kept["hard"]):
+            box = shot.image.boxes[index]
             leaked = metrics.face_detail(gray_in, gray_out, changed, box).leaked
+            if leaked:
+                leaked_faces.append(number * 10000 + int(index))
             for name in (metrics.band_of(box[3] - box[1]), "all"):
                 tally[name][0] += leaked
                 tally[name][1] += 1
@@ -150,7 +155,14 @@ def photo_leak(data: Path) -> dict:
         changed_outside += image_changed
         outside += image_outside
     leak = {k: {"leaked": v[0], "faces": v[1], "rate": v[0] / v[1] if v[1] else None} for k, v in tally.items()}
-    return {**leak, "over_redaction": changed_outside / outside}
+    return {**leak, "over_redaction": changed_outside / outside, "leaked_faces": leaked_faces}
+
+
+def face_labels(data: Path) -> dict[int, str]:
+    """WIDER's labels, in words, of every face of the clips, by the clips' face id."""
+    labels = wider_labels(data)
+    return {number * 10000 + i: f"{shot.image.name}: {describe_face(labels.get(shot.image.name), i)}"
+            for number, shot in enumerate(pick_shots(data)) for i in range(len(shot.image.boxes))}
 
 
 def cut_check(path: Path, shot_frames: int | None = None) -> dict:
@@ -278,6 +290,12 @@ def markdown(report: dict) -> str:
               ", ".join(f"{b} {100 * photo[b]['rate']:.1f}% ({photo[b]['leaked']}/{photo[b]['faces']})"
                         for b in [*BAND_NAMES, "all"] if photo[b]["faces"]) +
               f"; photo over-redaction {100 * photo['over_redaction']:.1f}%", ""]
+    labels = report.get("face_labels", {})
+    for name, res in report["leak"].items():
+        for face, frames in res["leaked_ge_32_frames"].items():
+            lines.append(f"- {name}: face {face} ({labels.get(face, '?')}) leaked at >= 32 px in frames {frames}")
+    lines += [f"- photo path: face {face} ({labels.get(str(face), '?')}) leaked" for face in photo["leaked_faces"]]
+    lines.append("")
     same = {name: res["over_redaction"]["same_regions"] for name, res in report["leak"].items() if "over_redaction" in res}
     if same:
         lines += ["Lossless runs for over-redaction redacted the same regions as the default runs: " +
@@ -353,6 +371,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def finish(report: dict, args: argparse.Namespace, started: float) -> int:
     report["photo_leak"] = photo_leak(args.data)
+    report["face_labels"] = {str(face): words for face, words in face_labels(args.data).items()}
     report["run_seconds"] = time.perf_counter() - started
     report["load_end"] = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     publish(report, markdown(report), args.json)
