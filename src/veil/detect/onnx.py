@@ -45,7 +45,10 @@ def make_session(spec: ModelSpec, *, providers: list[str] | None = None, threads
     """An inference session on the verified model file (see :func:`prepared_model`). A quantized model
     is built from the prepared float model (:mod:`veil.models.quantize`), so its verified bytes go to
     onnxruntime as they are."""
-    data = spec.read_bytes() if spec.quantized_from else prepared_model(spec, dynamic_input=dynamic_input).SerializeToString()
+    if spec.quantized_from:
+        data = spec.read_bytes()
+    else:
+        data = prepared_model(spec, dynamic_input=dynamic_input).SerializeToString()
     options = ort.SessionOptions()
     options.log_severity_level = 3
     options.intra_op_num_threads = threads or default_threads()

@@ -9,8 +9,9 @@ frame up to ``i + lookahead + max_gap`` has been observed. Then, per track:
 - up to ``lookahead`` frames *before* a track's first detection (or a re-appearance) and up to ``coast``
   frames after its last, the box is moved with the camera (:mod:`veil.track.motion`) and with the
   face's own motion between its nearest detections (which may grow the box but never shrinks it), and
-  grown by ``growth`` of its size per frame of distance (source ``"track"``), because a detector usually finds a face a few frames after it became recognisable and
-  loses it a few frames before it stops being so.
+  grown by ``growth`` of its size per frame of distance (source ``"track"``), because a detector usually
+  finds a face a few frames after it became recognisable and loses it a few frames before it stops
+  being so.
 
 Nothing is carried across a cut (a change of shot, :func:`veil.track.motion.frame_change`): a track ends
 at a cut, and its boxes are not carried into the frames of another shot, where they would only blur
@@ -159,13 +160,13 @@ class TemporalCarry:
         side), and grown for the uncertainty."""
         source = track.frames[position]
         distance = index - source
-        velocity = self._velocity(track, position, distance < 0, end) * distance
+        own = self._velocity(track, position, distance < 0, end) * distance  # the face's own motion, per side
         # The face's own motion moves the box, but never shrinks it: a detector box that shrinks from one
         # detection to the next is mostly a face cut by the frame edge (boxed only where visible) or a
         # loosely placed detection, and shrinking it further as it is carried leaves face edges visible.
         # Growth is kept (a face walking towards the camera).
-        shift = (velocity[:2] + velocity[2:]) / 2
-        spread = np.maximum(velocity[2:] - velocity[:2], 0) / 2
+        shift = (own[:2] + own[2:]) / 2
+        spread = np.maximum(own[2:] - own[:2], 0) / 2
         box = warp_box(track.boxes[position], self.transform(source, index))
         box = box + np.concatenate([shift - spread, shift + spread])
         return _grown(box, self.policy.growth * abs(distance) / 2), track.scores[position], "track"
