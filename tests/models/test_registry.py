@@ -78,3 +78,17 @@ def test_an_unwritable_cache_only_costs_the_rebuild(tmp_path, monkeypatch):
     spec = dataclasses.replace(get_model("centerface-int8"), name="uncached-int8")
     assert hashlib.sha256(spec.read_bytes()).hexdigest() == spec.sha256
     registry._quantized_bytes.cache_clear()
+
+
+def test_without_a_home_folder_the_model_is_built_and_not_cached(monkeypatch):
+    from pathlib import Path
+
+    from veil.models import registry
+
+    for name in ("VEIL_CACHE_DIR", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(Path, "home", classmethod(lambda cls: (_ for _ in ()).throw(RuntimeError("no home"))))
+    assert registry.cache_dir() is None
+    spec = dataclasses.replace(get_model("centerface-int8"), name="homeless-int8")
+    assert hashlib.sha256(spec.read_bytes()).hexdigest() == spec.sha256
+    registry._quantized_bytes.cache_clear()

@@ -126,12 +126,17 @@ def _verified_bytes(spec: ModelSpec) -> bytes:
     return data
 
 
-def cache_dir() -> Path:
+def cache_dir() -> Path | None:
     """Where models built at load time are kept between runs: ``$VEIL_CACHE_DIR``, else
-    ``$XDG_CACHE_HOME/veil``, else ``~/.cache/veil``."""
+    ``$XDG_CACHE_HOME/veil``, else ``~/.cache/veil``; None when there is no home folder either."""
     if os.environ.get("VEIL_CACHE_DIR"):
         return Path(os.environ["VEIL_CACHE_DIR"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "veil"
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]) / "veil"
+    try:
+        return Path.home() / ".cache" / "veil"
+    except RuntimeError:  # no $HOME and no password entry (some containers)
+        return None
 
 
 @cache
@@ -139,13 +144,15 @@ def _quantized_bytes(spec: ModelSpec) -> bytes:
     """The int8 model: from the cache when a file there has the registry's sha256, else built from the
     verified float model and its activation ranges (about a second), verified, and cached. The cache is
     trusted no more than a package file: whatever it holds is used only if its sha256 is the registry's."""
-    cached = cache_dir() / "models" / f"{spec.name}-{spec.sha256[:16]}.onnx"
-    try:
-        data = cached.read_bytes()
+    folder = cache_dir()
+    cached = None if folder is None else folder / "models" / f"{spec.name}-{spec.sha256[:16]}.onnx"
+    if cached is not None:
+        try:
+            data = cached.read_bytes()
+        except OSError:
+            data = b""
         if hashlib.sha256(data).hexdigest() == spec.sha256:
             return data
-    except OSError:
-        pass
     from veil.models.quantize import quantize  # onnxruntime's quantizer: loaded only for such models
 
     source = get_model(spec.quantized_from)
@@ -158,7 +165,8 @@ def _quantized_bytes(spec: ModelSpec) -> bytes:
     if actual != spec.sha256:
         raise ModelError(f"model {spec.name!r}: quantizing {source.name!r} gave sha256 {actual}, expected {spec.sha256} "
                          f"(another onnxruntime or onnx version?); refusing to load; --detector {source.name} still works")
-    _store(cached, data)
+    if cached is not None:
+        _store(cached, data)
     return data
 
 
