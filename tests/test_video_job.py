@@ -14,7 +14,7 @@ from video_clips import decode, moving_head, video_summary, write_clip
 from veil.detections import Detections
 from veil.errors import OutputError
 from veil.pipeline import Anonymizer
-from veil.video import Schedule, anonymize_video, job_detector, redact_frame, restore_cut_faces, unrotate
+from veil.video import Schedule, _blur_groups, anonymize_video, job_detector, redact_frame, restore_cut_faces, unrotate
 
 FRAMES = 24
 SPARSE = Schedule(fine_every=8, fast_side=0)  # detection on frames 0, 8, 16 and the last only: the rest is carried
@@ -252,3 +252,12 @@ def test_a_cut_restarts_the_schedule_and_the_shot_before_it_ends_with_a_fine_pas
     record = anonymize_video(src, tmp_path / "out.mp4", anonymizer, schedule=SPARSE, progress=False, preset="ultrafast")
     fine = [f["index"] for f in record["frames"] if f["pass"] == "fine"]
     assert fine == [0, 8, 12, 13, 21]
+
+
+def test_blur_groups_are_the_connected_faces_and_sparse_chains_are_split():
+    crops = np.array([[0, 0, 10, 10], [12, 0, 22, 10], [24, 0, 34, 10],  # a chain: each touches the next
+                      [100, 100, 110, 110], [300, 0, 310, 10]], np.int64)
+    groups = sorted(sorted(g.tolist()) for g in _blur_groups(crops, 2))
+    assert groups == [[0, 1, 2], [3], [4]]
+    diagonal = np.array([[k * 11, k * 11, k * 11 + 10, k * 11 + 10] for k in range(6)], np.int64)  # sparse box
+    assert sorted(g.tolist() for g in _blur_groups(diagonal, 1)) == [[k] for k in range(6)]
