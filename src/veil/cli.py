@@ -21,6 +21,11 @@ examples:
 
 Every face found is redacted; when in doubt veil redacts more, never less. On any error the file
 gets no output (its line says why) and the exit status is 1 once the other files are done.
+
+environment:
+  VEIL_CACHE_DIR   where the int8 detector built on the first run is kept (default
+                   $XDG_CACHE_HOME/veil or ~/.cache/veil); used only if its sha256 is the one veil expects
+  VEIL_THREADS     onnxruntime threads per model (default: every core; video detection uses at most half)
 """
 
 
