@@ -458,12 +458,12 @@ def _redact_planes(redactor: Redactor, frame: av.VideoFrame, boxes: Detections, 
                 x1, y1 = crops[k][0] - gx1, crops[k][1] - gy1
                 h, w = masks[k].shape
                 union[y1 : y1 + h, x1 : x1 + w] |= masks[k]
+            chroma = union if factor == 1 else _any_in_blocks(union, factor)  # the same for U and V
             for index, samples in enumerate(planes):
-                step = 1 if index == 0 else factor
+                step, mask = (1, union) if index == 0 else (factor, chroma)
                 bounds = (gx1 // step, gy1 // step, -(-gx2 // step), -(-gy2 // step))
                 # 2 samples per sigma: cheaper than the photo path's 4, and a crowd of faces has many
                 replacement = gaussian_crop(samples, bounds, max(blur.min_sigma, sigma / step), samples_per_sigma=2)
-                mask = union if step == 1 else _any_in_blocks(union, step)
                 np.copyto(samples[bounds[1] : bounds[3], bounds[0] : bounds[2]], replacement, where=mask)
     return frame, regions
 
