@@ -92,3 +92,12 @@ def test_without_a_home_folder_the_model_is_built_and_not_cached(monkeypatch):
     spec = dataclasses.replace(get_model("centerface-int8"), name="homeless-int8")
     assert hashlib.sha256(spec.read_bytes()).hexdigest() == spec.sha256
     registry._quantized_bytes.cache_clear()
+
+
+def test_the_int8_model_is_already_prepared_for_onnxruntime():
+    """make_session hands a quantized model's verified bytes to onnxruntime as they are; that holds only
+    while preparing them changes nothing."""
+    from veil.detect.onnx import prepared_model
+
+    spec = get_model("centerface-int8")
+    assert prepared_model(spec, dynamic_input="input.1").SerializeToString() == spec.read_bytes()

@@ -24,7 +24,7 @@ def prepared_model(spec: ModelSpec, *, dynamic_input: str | None = None) -> onnx
     model can run at any size (CenterFace is fully convolutional); those dims become symbolic.
     Initializers listed as graph inputs (old exporters) are removed so onnxruntime can fold them.
     """
-    import onnx  # here, not at module level: importing it takes about half a second (ml_dtypes 0.7)
+    import onnx  # here, not at module level: its import (ml_dtypes) is slow and int8 models need none of it
 
     model = onnx.load_from_string(spec.read_bytes())
     initializers = {init.name for init in model.graph.initializer}

@@ -142,7 +142,7 @@ def cache_dir() -> Path | None:
 @cache
 def _quantized_bytes(spec: ModelSpec) -> bytes:
     """The int8 model: from the cache when a file there has the registry's sha256, else built from the
-    verified float model and its activation ranges (about a second), verified, and cached. The cache is
+    verified float model and its activation ranges, verified, and cached. The cache is
     trusted no more than a package file: whatever it holds is used only if its sha256 is the registry's."""
     folder = cache_dir()
     cached = None if folder is None else folder / "models" / f"{spec.name}-{spec.sha256[:16]}.onnx"

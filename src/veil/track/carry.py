@@ -71,8 +71,11 @@ class TemporalCarry:
 
     def same_shot(self, a: int, b: int) -> bool:
         """Whether no cut lies between frames ``a`` and ``b``."""
-        low, high = min(a, b), max(a, b)
-        return bisect.bisect_right(self._cuts, low) == bisect.bisect_right(self._cuts, high)
+        return self._shot(a) == self._shot(b)
+
+    def _shot(self, index: int) -> int:
+        """How many cuts come at or before frame ``index`` (the same number for every frame of a shot)."""
+        return bisect.bisect_right(self._cuts, index)
 
     def transform(self, source: int, target: int) -> np.ndarray:
         """3x3 map of pixel coordinates from frame ``source`` to frame ``target`` (identity where unknown)."""
@@ -117,12 +120,12 @@ class TemporalCarry:
         for old in [k for k in self._motion if k < index - self.policy.coast - self.policy.max_gap]:
             del self._motion[old]
         carried: list[tuple[np.ndarray, float, str]] = []
-        shot = bisect.bisect_right(self._cuts, index)  # as in same_shot, once for all tracks
+        shot = self._shot(index)  # once for all tracks
         for track_id, track in list(self._tracks.items()):
             if index - track.last > horizon:  # no later detection can join it, nothing left to carry
                 del self._tracks[track_id]
                 continue
-            if bisect.bisect_right(self._cuts, track.first) == shot:  # a track lies within one shot
+            if self._shot(track.first) == shot:  # a track lies within one shot
                 carried.extend(self._carry(track, index))
         if not carried:
             return direct

@@ -67,15 +67,8 @@ def histogram_distance(previous: np.ndarray, current: np.ndarray) -> float:
 
 
 def warp_box(box: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """An xyxy box moved by a similarity: its centre mapped, its sides scaled (as :func:`warp_boxes`, in
-    plain floats: carrying a crowd's tracks calls this tens of thousands of times per video)."""
-    x1, y1, x2, y2 = np.asarray(box, np.float64).tolist()
-    a, b, tx, c, d, ty = matrix[:2].ravel().tolist()
-    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-    cx, cy = a * cx + b * cy + tx, c * cx + d * cy + ty
-    zoom = math.sqrt(abs(a * d - b * c))
-    half_w, half_h = (x2 - x1) * zoom / 2, (y2 - y1) * zoom / 2
-    return np.array([cx - half_w, cy - half_h, cx + half_w, cy + half_h], np.float32)
+    """An xyxy box moved by a similarity: its centre mapped, its sides scaled."""
+    return warp_boxes(np.asarray(box, np.float64)[None], matrix)[0]
 
 
 def warp_boxes(boxes: np.ndarray, matrix: np.ndarray) -> np.ndarray:
