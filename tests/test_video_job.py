@@ -195,6 +195,18 @@ def test_detected_and_carried_boxes_get_their_own_margins():
     assert len(set(default.widths.round(3))) == 1
 
 
+def test_weak_boxes_get_at_least_the_weak_margin():
+    boxes = Detections(np.array([[0, 0, 100, 100]] * 4, np.float32), [0.9, 0.2, 0.2, 0.2],
+                       ["detector", "detector", "track", "interpolation"])
+    widened = Schedule(detected_margin=1.3, carried_margin=1.3, weak_score=0.3, weak_margin=1.5).widened(boxes)
+    np.testing.assert_allclose(widened.widths, [130, 150, 150, 150])
+    np.testing.assert_allclose((widened.boxes[:, 1] + widened.boxes[:, 3]) / 2, [50] * 4)
+    wider = Schedule(detected_margin=1.6, weak_margin=1.4).widened(boxes[:2])  # never narrower than its source's margin
+    np.testing.assert_allclose(wider.widths, [160, 160])
+    with pytest.raises(ValueError, match="margins"):
+        Schedule(weak_margin=0.9)
+
+
 def test_the_job_runs_onnxruntime_on_at_most_half_the_cores():
     anonymizer = Anonymizer(threads=8)
     detector = job_detector(anonymizer)

@@ -81,8 +81,11 @@ class Schedule:
     ``carried_margin`` (where a face is between detections is a prediction). Both are 1.3 by default:
     with detector boxes at 1.1 the benchmark clips leaked about twice the face-frames at 720p, and each
     face's ellipse changed size every other frame, where fast-pass detections and interpolated boxes
-    alternate (docs/benchmarks.md). Recall first: a blurred strip of background is cosmetic, a face
-    edge left visible is a leak.
+    alternate (docs/benchmarks.md). Boxes scoring under ``weak_score`` (a detection's score, or for a
+    carried box the score of the detection it comes from) are widened by at least ``weak_margin``: the
+    detector places a box it is unsure of less exactly too (a head turned away or blurred, boxed around
+    its upper part or off to one side), and at 1.3 the benchmark clips left parts of such faces visible.
+    Recall first: a blurred strip of background is cosmetic, a face edge left visible is a leak.
     """
 
     fine_every: int = 10
@@ -95,19 +98,23 @@ class Schedule:
     growth: float = 0.03
     detected_margin: float = 1.3
     carried_margin: float = 1.3
+    weak_score: float = 0.3
+    weak_margin: float = 1.4
 
     def __post_init__(self) -> None:
         if self.fine_every < 1 or self.fast_every < 1 or self.fine_side < 32 or min(self.fast_side, self.global_side) < 0:
             raise ValueError(f"invalid detection schedule: {self}")
-        if self.detected_margin < 1.0 or self.carried_margin < 1.0:
+        if min(self.detected_margin, self.carried_margin, self.weak_margin) < 1.0:
             raise ValueError(f"margins must be >= 1 (a smaller box would leave face pixels): {self}")
 
     def widened(self, boxes: Detections) -> Detections:
         """Boxes scaled about their centres before the anonymizer's own mask scale: detector boxes by
-        ``detected_margin``, carried and interpolated ones by ``carried_margin``."""
+        ``detected_margin``, carried and interpolated ones by ``carried_margin``, weak ones by at least
+        ``weak_margin``."""
         if not len(boxes):
             return boxes
         factor = np.where(boxes.sources == "detector", self.detected_margin, self.carried_margin).astype(np.float32)
+        factor = np.where(boxes.scores < self.weak_score, np.maximum(factor, self.weak_margin), factor)
         centre = (boxes.boxes[:, :2] + boxes.boxes[:, 2:]) / 2
         half = (boxes.boxes[:, 2:] - boxes.boxes[:, :2]) * factor[:, None] / 2
         return Detections(np.concatenate([centre - half, centre + half], axis=1), boxes.scores, boxes.sources)
