@@ -67,9 +67,12 @@ class Schedule:
     which finds large, blurry or partly hidden faces that the detector sees whole only at a coarser
     scale; both count at the anonymizer's threshold and are merged by non-maximum suppression (IoU 0.4,
     as in the photo path). A *fast* pass (on a copy whose long side is ``fast_side``; 0 turns it off)
-    runs every ``fast_every``-th frame in between. A fast-pass detection scoring under
-    ``fast_threshold`` is kept only where it continues a track (on a small copy the detector's weak
-    responses are mostly texture). Small faces are found by the fine passes and interpolated between
+    runs every ``fast_every``-th frame in between, at the anonymizer's threshold too. Setting
+    ``fast_threshold`` above it keeps a fast-pass detection scoring under ``fast_threshold`` only where
+    it continues a track: less over-redaction (on a small copy weak responses are often texture), but
+    turned-away heads that the detector sees only weakly, and only on the small copy, are then lost (at
+    0.3, the default before 2026-12-07, the benchmark's 1080p clip leaked 18 face-frames of 32 px or more
+    against 2 without; docs/benchmarks.md). Small faces are found by the fine passes and interpolated between
     them; fast-moving large ones are also caught by the fast passes. Faces are carried ``carry`` frames
     backwards and forwards and interpolated across gaps of up to ``carry`` frames; ``carry`` defaults to
     ``fine_every``, so a face first found by a fine pass is also redacted back to the fine-pass frame
@@ -92,7 +95,7 @@ class Schedule:
     fine_side: int = 1920
     fast_every: int = 2
     fast_side: int = 640
-    fast_threshold: float = 0.3
+    fast_threshold: float = 0.0
     global_side: int = 640
     carry: int | None = None
     growth: float = 0.03
