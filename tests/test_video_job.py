@@ -219,8 +219,8 @@ def test_the_job_runs_onnxruntime_on_at_most_half_the_cores():
 
 def test_fine_frames_also_get_the_coarse_global_pass(tmp_path, monkeypatch):
     """A face that the detector sees only on the frame shrunk to ``global_side`` (large, blurry or partly
-    hidden faces do this) is found on fine-pass frames, counts at the anonymizer's threshold (not the fast
-    pass's stricter one) and is redacted in every frame, with the fast passes off."""
+    hidden faces do this) is found on fine-pass frames, counts at the anonymizer's threshold and is
+    redacted in every frame, with the fast passes off."""
     frames, boxes = moving_head(FRAMES, 1280, 720, face_height=200)
     src = write_clip(tmp_path / "in.mp4", frames)
     anonymizer = Anonymizer()
@@ -247,6 +247,29 @@ def test_fine_frames_also_get_the_coarse_global_pass(tmp_path, monkeypatch):
     for index, box in enumerate(boxes):
         assert face_detail_ratio(before[index], after[index], box) < 0.3, f"face visible in frame {index}"
     assert record["frames"][8]["regions"][0]["source"] == "detector"
+
+
+@pytest.mark.parametrize("fast_threshold, redacted", [(0.0, True), (0.3, False)])
+def test_weak_fast_pass_detections_count_unless_a_fast_threshold_is_set(tmp_path, monkeypatch, fast_threshold, redacted):
+    """A face seen only weakly and only by the fast passes (a head turned away) starts a track and is
+    redacted by default; a ``fast_threshold`` above its score drops it, as no track continues it."""
+    frames, boxes = moving_head(FRAMES, 1280, 720, face_height=200)
+    src = write_clip(tmp_path / "in.mp4", frames)
+    anonymizer = Anonymizer()
+    schedule = Schedule(fine_every=8, fast_every=2, global_side=0, fast_threshold=fast_threshold)
+    fast = [i for i in range(FRAMES) if schedule.pass_for(i, last=i == FRAMES - 1) == "fast"]
+    seen = []
+
+    def fast_pass_only(self, rgb, threshold):
+        if rgb.shape[1] > 640:
+            return Detections()
+        seen.append(fast[len(seen)])  # the detector runs its jobs in frame order
+        return Detections(np.asarray(boxes[seen[-1]], np.float32)[None] * rgb.shape[1] / 1280, [0.2])
+
+    monkeypatch.setattr(type(anonymizer.detector.detector), "forward", fast_pass_only)
+    record = anonymize_video(src, tmp_path / "out.mp4", anonymizer, schedule=schedule, progress=False, preset="ultrafast")
+    assert seen == fast
+    assert all(bool(f["regions"]) == redacted for f in record["frames"] if f["pass"] == "fast")
 
 
 def test_fine_passes_start_again_at_each_cut_and_end_each_shot():
