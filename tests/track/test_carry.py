@@ -8,7 +8,7 @@ import pytest
 
 from veil.detections import Detections
 from veil.track import Associator, CarryPolicy, TemporalCarry
-from veil.track.motion import IDENTITY, estimate_motion, frame_change, warp_box
+from veil.track.motion import IDENTITY, estimate_motion, frame_change, warp_boxes
 
 
 def dets(*boxes, score=0.9) -> Detections:
@@ -119,7 +119,7 @@ def test_estimate_motion_recovers_a_pan_and_zoom():
     moved = cv2.warpAffine(texture, truth, (640, 480))
     found = estimate_motion(texture[::2, ::2].copy(), moved[::2, ::2].copy(), scale=0.5)
     np.testing.assert_allclose(found[:2], truth, atol=0.6)
-    np.testing.assert_allclose(warp_box(np.array([100, 100, 140, 160]), found), [93, 112, 135, 175], atol=1.5)
+    np.testing.assert_allclose(warp_boxes(np.array([100, 100, 140, 160]), found)[0], [93, 112, 135, 175], atol=1.5)
     assert estimate_motion(np.zeros((50, 50), np.uint8), np.zeros((50, 50), np.uint8)) is None
 
 

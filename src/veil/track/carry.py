@@ -27,7 +27,7 @@ import numpy as np
 
 from veil.detections import Detections, box_iou
 from veil.track.associate import Associator, Track
-from veil.track.motion import IDENTITY, warp_box
+from veil.track.motion import IDENTITY, box_map
 
 DUPLICATE_IOU = 0.5  # a carried box this close to another box of the same frame is the same face
 
@@ -56,6 +56,7 @@ class TemporalCarry:
         self._motion: dict[int, np.ndarray] = {}  # frame -> 3x3 map from the previous frame's pixels
         self._cuts: list[int] = []  # frames that start a new shot, in order
         self._transforms: dict[tuple[int, int], np.ndarray] = {}  # memo of transform(); a crowd has hundreds of tracks
+        self._box_maps: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}  # memo of _moved()'s map
         self.observed = -1  # the last detection frame fed in
         # A frame can use detections this far ahead: a face found ``lookahead`` frames later, and the
         # motion of that face measured over up to ``max_gap`` frames beyond it.
@@ -66,6 +67,7 @@ class TemporalCarry:
         new shot."""
         self._motion[index] = matrix
         self._transforms.clear()
+        self._box_maps.clear()
         if cut:
             self._cuts.append(index)
 
@@ -89,6 +91,16 @@ class TemporalCarry:
         self._transforms[(source, target)] = matrix
         return matrix
 
+    def _moved(self, box: np.ndarray, source: int, target: int) -> np.ndarray:
+        """A box of frame ``source`` moved with the camera into frame ``target`` (see
+        :func:`veil.track.motion.warp_boxes`), with the box map kept for the other tracks."""
+        key = (source, target)
+        known = self._box_maps.get(key)
+        if known is None:
+            known = self._box_maps[key] = box_map(self.transform(source, target))
+        linear, offset = known
+        return (box.astype(np.float64) @ linear + offset).astype(np.float32)
+
     def observe(self, index: int, detections: Detections, weak_below: float = 0.0) -> None:
         """The detector's result on frame ``index`` (frames must come in increasing order).
 
@@ -100,7 +112,7 @@ class TemporalCarry:
         if not self.same_shot(self.observed, index):
             self._associator.end_all()  # a face of the previous shot continues no track
         tracks = self._associator.update(index, detections, detections.scores < weak_below,
-                                         lambda t: warp_box(t.boxes[-1], self.transform(t.last, index)))
+                                         lambda t: self._moved(t.boxes[-1], t.last, index))
         for track in tracks:
             if track is not None:
                 self._tracks[track.id] = track
@@ -146,8 +158,8 @@ class TemporalCarry:
             # Each end is first moved with the camera into this frame, so a zoom or a pan that speeds
             # up or slows down between the detections is followed; the face's own motion is linear.
             t = (index - frames[before]) / (frames[after] - frames[before])
-            start = warp_box(track.boxes[before], self.transform(frames[before], index))
-            end_box = warp_box(track.boxes[after], self.transform(frames[after], index))
+            start = self._moved(track.boxes[before], frames[before], index)
+            end_box = self._moved(track.boxes[after], frames[after], index)
             box = _grown((1 - t) * start + t * end_box, policy.growth * min(index - frames[before], frames[after] - index) / 2)
             return [(box, min(track.scores[before], track.scores[after]), "interpolation")]
         out = []
@@ -170,7 +182,7 @@ class TemporalCarry:
         # Growth is kept (a face walking towards the camera).
         shift = (own[:2] + own[2:]) / 2
         spread = np.maximum(own[2:] - own[:2], 0) / 2
-        box = warp_box(track.boxes[position], self.transform(source, index))
+        box = self._moved(track.boxes[position], source, index)
         box = box + np.concatenate([shift - spread, shift + spread])
         return _grown(box, self.policy.growth * abs(distance) / 2), track.scores[position], "track"
 
@@ -185,7 +197,7 @@ class TemporalCarry:
             other = bisect.bisect_left(frames, frames[position] - gap)
         if other == position:
             return np.zeros(4, np.float32)
-        moved = warp_box(track.boxes[position], self.transform(frames[position], frames[other]))
+        moved = self._moved(track.boxes[position], frames[position], frames[other])
         return (track.boxes[other] - moved) / float(frames[other] - frames[position])
 
 

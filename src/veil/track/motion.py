@@ -66,22 +66,22 @@ def histogram_distance(previous: np.ndarray, current: np.ndarray) -> float:
     return float(cv2.compareHist(*histograms, cv2.HISTCMP_BHATTACHARYYA))
 
 
-def warp_box(box: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """An xyxy box moved by a similarity: its centre mapped, its sides scaled."""
-    return warp_boxes(box, matrix)[0]
-
-
 def warp_boxes(boxes: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """(N, 4) xyxy boxes moved by a similarity, as :func:`warp_box` moves one.
+    """(N, 4) xyxy boxes moved by a similarity: each centre mapped, each box's sides scaled."""
+    linear, offset = box_map(matrix)
+    return (np.asarray(boxes, np.float64).reshape(-1, 4) @ linear + offset).astype(np.float32)
+
+
+def box_map(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The move of an xyxy box by a similarity (centre mapped, sides scaled) as ``box @ linear + offset``.
 
     Mapping the centre and scaling the sides is linear in (x1, y1, x2, y2), so it is one 4x4 product
-    plus an offset: carrying a crowd's tracks calls this tens of thousands of times per video, mostly
-    for one box, where a few array operations cost more than the arithmetic.
+    plus an offset: carrying a crowd's tracks moves tens of thousands of single boxes per video, where
+    building this map costs more than applying it, so callers that move many boxes by one matrix keep it.
     """
     (a, b, tx), (c, d, ty) = matrix[0, :3].tolist(), matrix[1, :3].tolist()
     zoom = math.sqrt(abs(a * d - b * c))  # of the 2x2 part
     p, q = (a + zoom) / 2, (a - zoom) / 2  # x1' = p x1 + q x2 + b (y1 + y2) / 2 + tx, and so on
     r, s = (d + zoom) / 2, (d - zoom) / 2
     linear = np.array([[p, b / 2, q, b / 2], [c / 2, r, c / 2, s], [q, b / 2, p, b / 2], [c / 2, s, c / 2, r]])
-    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-    return (boxes @ linear.T + np.array([tx, ty, tx, ty])).astype(np.float32)
+    return linear.T, np.array([tx, ty, tx, ty])
