@@ -124,3 +124,15 @@ def test_every_face_pixel_is_covered_even_across_the_border(box, shape, mask_sca
 def test_shape_mask_of_a_clipped_crop():
     mask = shape_mask("ellipse", (-10.0, -10.0, 30.0, 30.0), (0, 0, 30, 30))
     assert mask.shape == (30, 30) and mask[10, 10] and not mask[29, 29]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(-50, 1500), st.floats(-50, 1000), st.floats(2, 900), st.floats(2, 900))
+def test_shape_mask_covers_every_pixel_of_the_true_ellipse(x, y, width, height):
+    """The mask is summed in float32; its rounding must never drop a pixel whose centre lies in the
+    ellipse inscribed in the box (computed in float64), at any size or position."""
+    box = (x, y, x + width, y + height)
+    crop = (max(0, int(x)), max(0, int(y)), int(x + width) + 1, int(y + height) + 1)
+    mask = shape_mask("ellipse", box, crop)
+    true = inscribed_ellipse((x - crop[0], y - crop[1], x + width - crop[0], y + height - crop[1]), mask.shape)
+    assert not (true & ~mask).any()
