@@ -53,8 +53,8 @@ def shape_mask(shape: str, unclipped: tuple[float, float, float, float], crop: t
         return np.ones((cy2 - cy1, cx2 - cx1), bool)
     x1, y1, x2, y2 = unclipped
     rx, ry = (x2 - x1) / 2 + 0.5, (y2 - y1) / 2 + 0.5
-    # The full-size sum is in float32 (a video frame has a hundred such masks): its rounding (~1e-7) is far
-    # inside the half-pixel growth, so no pixel of the true ellipse can fall out.
+    # The full-size sum is in float32 (a crowd frame of a video has one mask per face): its rounding (~1e-7)
+    # is far inside the half-pixel growth, so no pixel of the true ellipse can fall out.
     xs = ((np.arange(cx1, cx2) + 0.5 - (x1 + x2) / 2) / rx).astype(np.float32)
     ys = ((np.arange(cy1, cy2) + 0.5 - (y1 + y2) / 2) / ry).astype(np.float32)
     return ys[:, None] ** 2 + xs[None, :] ** 2 <= 1.0

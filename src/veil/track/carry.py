@@ -27,7 +27,7 @@ import numpy as np
 
 from veil.detections import Detections, box_iou
 from veil.track.associate import Associator, Track
-from veil.track.motion import IDENTITY, box_map
+from veil.track.motion import IDENTITY, box_map, moved_boxes
 
 DUPLICATE_IOU = 0.5  # a carried box this close to another box of the same frame is the same face
 
@@ -95,11 +95,10 @@ class TemporalCarry:
         """A box of frame ``source`` moved with the camera into frame ``target`` (see
         :func:`veil.track.motion.warp_boxes`), with the box map kept for the other tracks."""
         key = (source, target)
-        known = self._box_maps.get(key)
-        if known is None:
-            known = self._box_maps[key] = box_map(self.transform(source, target))
-        linear, offset = known
-        return (box.astype(np.float64) @ linear + offset).astype(np.float32)
+        move = self._box_maps.get(key)
+        if move is None:
+            move = self._box_maps[key] = box_map(self.transform(source, target))
+        return moved_boxes(box, move)
 
     def observe(self, index: int, detections: Detections, weak_below: float = 0.0) -> None:
         """The detector's result on frame ``index`` (frames must come in increasing order).

@@ -68,8 +68,13 @@ def histogram_distance(previous: np.ndarray, current: np.ndarray) -> float:
 
 def warp_boxes(boxes: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """(N, 4) xyxy boxes moved by a similarity: each centre mapped, each box's sides scaled."""
-    linear, offset = box_map(matrix)
-    return (np.asarray(boxes, np.float64).reshape(-1, 4) @ linear + offset).astype(np.float32)
+    return moved_boxes(np.asarray(boxes).reshape(-1, 4), box_map(matrix))
+
+
+def moved_boxes(boxes: np.ndarray, move: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """xyxy boxes, (4,) or (N, 4), moved by a :func:`box_map`."""
+    linear, offset = move
+    return (np.asarray(boxes, np.float64) @ linear + offset).astype(np.float32)
 
 
 def box_map(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
